@@ -1,0 +1,446 @@
+"""Typed configuration: dataclasses hold every default, YAML and `key.sub=value` hold overrides.
+
+A recipe is resolved in three layers: dataclass defaults <- recipe YAML <- CLI overrides.
+Unknown keys are rejected with the nearest valid key, values are type-checked, and the
+resolved recipe is what gets saved in the run directory (so a run can be replayed from it).
+Stages are a list, so their order is data; each stage's trainer block holds only the
+settings that differ from the recipe-wide `trainer` defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seethink.errors import UserError
+
+
+@dataclass
+class ModelSpec:
+    path: str = "toy"  # a local HF model directory, or "toy" for the embedded default
+    trust_remote_code: bool = False  # only when the user opts in
+    dtype: str = "float32"  # float32 | bfloat16 | float16
+
+
+@dataclass
+class ToyModelSpec:
+    """Architecture of the embedded tiny Qwen2-VL (random init, local tokenizer)."""
+
+    vocab_size: int = 512
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 384
+    vision_depth: int = 3
+    vision_width: int = 96
+    vision_heads: int = 4
+
+
+@dataclass
+class ToyWorldSpec:
+    """Difficulty knobs of the procedural world (see data/toyworld)."""
+
+    grid: int = 4  # scenes are grid x grid cells
+    cell_px: int = 28  # one merged image token per cell (patch 14 x merge 2)
+    min_shapes: int = 2
+    max_shapes: int = 6
+    text_steps_min: int = 2  # arithmetic steps in a word problem
+    text_steps_max: int = 3
+    text_max_operand: int = 9
+
+
+@dataclass
+class WarmStartSpec:
+    """Turns the random toy model into a base with pass rates strictly between 0 and 1."""
+
+    vision_steps: int = 300  # vision-tower pretraining on per-cell classification
+    vision_lr: float = 3e-3
+    vision_batch: int = 16
+    sft_steps: int = 600
+    sft_lr: float = 2e-3
+    sft_batch: int = 16
+    vision_lr_scale: float = 0.1  # vision tower learns slower during SFT
+    items_per_capability: int = 2000
+    seed: int = 1234
+
+
+@dataclass
+class TrainerSpec:
+    kind: str = "grpo"  # grpo | sft
+    max_steps: int = 20  # optimizer steps; 0 means use num_epochs
+    num_epochs: float = 1.0
+    learning_rate: float = 1e-6
+    lr_scheduler: str = "constant"
+    warmup_ratio: float = 0.0
+    batch_size: int = 4  # prompts per optimizer step
+    group_size: int = 5  # completions per prompt (GRPO's G)
+    beta: float = 1e-2  # KL coefficient
+    loss_type: str = "grpo"  # grpo | dapo | dr_grpo | bnpo
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_prompt_length: int = 512
+    max_completion_length: int = 64
+    freeze_vision: bool = False
+    gradient_checkpointing: bool = False
+    shuffle: bool = True  # False keeps the dataset order (curricula)
+    logging_steps: int = 1
+
+
+@dataclass
+class StageSpec:
+    name: str = "stage"
+    tasks: list[str] = field(default_factory=list)
+    items_per_task: int = 200
+    trainer: dict[str, Any] = field(default_factory=dict)  # overrides of Recipe.trainer
+
+
+@dataclass
+class RewardSpec:
+    accuracy_weight: float = 0.9
+    format_weight: float = 0.1
+    extra: list[str] = field(default_factory=list)  # "path/file.py:fn" or registered names
+    extra_weights: list[float] = field(default_factory=list)
+    timeout_s: float = 5.0  # per answer comparison; a slower check scores 0
+
+
+@dataclass
+class EvalSpec:
+    items_per_capability: int = 200
+    batch_size: int = 32
+    max_new_tokens: int = 64
+    ablation: bool = True  # also score with blank and shuffled images
+    seed: int = 777  # held-out items come from a seed range disjoint from training
+
+
+@dataclass
+class Recipe:
+    name: str = "toy"
+    seed: int = 0
+    threads: int = 0  # torch threads; 0 = min(2, cores)
+    variants: list[str] = field(default_factory=lambda: ["staged", "merged"])
+    model: ModelSpec = field(default_factory=ModelSpec)
+    toy_model: ToyModelSpec = field(default_factory=ToyModelSpec)
+    toy: ToyWorldSpec = field(default_factory=ToyWorldSpec)
+    warmstart: WarmStartSpec = field(default_factory=WarmStartSpec)
+    trainer: TrainerSpec = field(default_factory=TrainerSpec)
+    stages: list[StageSpec] = field(
+        default_factory=lambda: [
+            StageSpec(name="perception", tasks=["toy_perception"]),
+            StageSpec(name="text", tasks=["toy_text"]),
+            StageSpec(name="visual", tasks=["toy_visual"]),
+        ]
+    )
+    reward: RewardSpec = field(default_factory=RewardSpec)
+    eval: EvalSpec = field(default_factory=EvalSpec)
+
+
+VARIANTS = ("staged", "merged")
+
+
+# ---------------------------------------------------------------- conversion
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check/convert a YAML value to the annotated type; raise UserError naming the key."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise UserError(f"config key '{where}': expected a mapping, got {value!r}")
+        return _from_dict(tp, value, where)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], where)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if isinstance(value, str) and item_tp is str:
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise UserError(f"config key '{where}': expected a list, got {value!r}")
+        return [_coerce(v, item_tp, f"{where}.{i}") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"config key '{where}': expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise UserError(f"config key '{where}': expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise UserError(f"config key '{where}': expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML reads 1e-6 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise UserError(f"config key '{where}': expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise UserError(f"config key '{where}': expected a string, got {value!r}")
+    return value
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _unknown_key(cls: type, key: str, where: str) -> UserError:
+    prefix = f"{where}." if where else ""
+    valid = [f"{prefix}{k}" for k in valid_keys(cls)]
+    full = f"{prefix}{key}"
+    near = difflib.get_close_matches(full, valid, n=1, cutoff=0.5)
+    hint = f"; did you mean '{near[0]}'?" if near else ""
+    return UserError(f"unknown config key '{full}'{hint}")
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
+    hints = _hints(cls)
+    kwargs = {}
+    for key, value in data.items():
+        if key not in hints:
+            raise _unknown_key(cls, key, where)
+        sub = f"{where}.{key}" if where else key
+        kwargs[key] = _coerce(value, hints[key], sub)
+    obj = cls(**kwargs)
+    if cls is StageSpec:
+        _check_trainer_overrides(obj.trainer, f"{where}.trainer")
+    return obj
+
+
+def _check_trainer_overrides(overrides: dict[str, Any], where: str) -> None:
+    hints = _hints(TrainerSpec)
+    for key, value in overrides.items():
+        if key not in hints:
+            raise _unknown_key(TrainerSpec, key, where)
+        overrides[key] = _coerce(value, hints[key], f"{where}.{key}")
+
+
+def valid_keys(cls: type) -> list[str]:
+    """Every dotted key of a dataclass (lists of dataclasses shown with index 0)."""
+    out: list[str] = []
+    for name, tp in _hints(cls).items():
+        out.append(name)
+        if dataclasses.is_dataclass(tp):
+            out += [f"{name}.{k}" for k in valid_keys(tp)]
+        elif typing.get_origin(tp) is list and dataclasses.is_dataclass(typing.get_args(tp)[0]):
+            out += [f"{name}.0.{k}" for k in valid_keys(typing.get_args(tp)[0])]
+    if cls is StageSpec:
+        out += [f"trainer.{k}" for k in valid_keys(TrainerSpec)]
+    return out
+
+
+def to_dict(obj: Any) -> Any:
+    return dataclasses.asdict(obj)
+
+
+# ---------------------------------------------------------------- overrides
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node: Any = tree
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(node, list):
+            idx = int(part)
+            if idx >= len(node):
+                raise UserError(f"config key '{dotted}': index {idx} is out of range ({len(node)} items)")
+            node = node[idx]
+            continue
+        if part not in node or node[part] is None:
+            node[part] = [] if nxt.isdigit() else {}
+        node = node[part]
+    last = parts[-1]
+    if isinstance(node, list):
+        idx = int(last)
+        if idx >= len(node):
+            raise UserError(f"config key '{dotted}': index {idx} is out of range ({len(node)} items)")
+        node[idx] = value
+    else:
+        node[last] = value
+
+
+def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
+    out = []
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"override '{item}' must look like key.sub=value")
+        key, raw = item.split("=", 1)
+        out.append((key.strip(), yaml.safe_load(raw) if raw != "" else ""))
+    return out
+
+
+def load_recipe(path: str | Path | None = None, overrides: list[str] | None = None) -> Recipe:
+    """Defaults <- YAML file (if any) <- key=value overrides, validated."""
+    tree: dict[str, Any] = to_dict(Recipe())
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"recipe file not found: {path}")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise UserError(f"{path}: not valid YAML ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise UserError(f"{path}: a recipe must be a mapping of keys")
+        _validate_keys(loaded, Recipe, "")
+        if "stages" in loaded:
+            tree["stages"] = []  # a recipe's stage list replaces the default list
+        tree = _deep_merge(tree, loaded)
+    for key, value in parse_overrides(overrides or []):
+        _validate_dotted(key)
+        _set_dotted(tree, key, value)
+    recipe = _from_dict(Recipe, tree)
+    validate(recipe)
+    return recipe
+
+
+def _validate_keys(data: dict[str, Any], cls: type, where: str) -> None:
+    hints = _hints(cls)
+    for key, value in data.items():
+        if key not in hints:
+            raise _unknown_key(cls, key, where)
+        tp = hints[key]
+        sub = f"{where}.{key}" if where else key
+        if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+            _validate_keys(value, tp, sub)
+
+
+def _validate_dotted(key: str) -> None:
+    cls: Any = Recipe
+    walked: list[str] = []
+    parts = key.split(".")
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        if cls is dict:  # a stage's trainer override block
+            if part not in _hints(TrainerSpec):
+                raise _unknown_key(TrainerSpec, part, ".".join(walked))
+            return
+        hints = _hints(cls)
+        if part not in hints:
+            raise _unknown_key(cls, part, ".".join(walked))
+        tp = hints[part]
+        walked.append(part)
+        if typing.get_origin(tp) is list and dataclasses.is_dataclass(typing.get_args(tp)[0]):
+            if i + 1 < len(parts):
+                if not parts[i + 1].isdigit():
+                    raise UserError(f"config key '{key}': '{part}' is a list; use {part}.N.<key>")
+                walked.append(parts[i + 1])
+                i += 1
+            cls = typing.get_args(tp)[0]
+        elif typing.get_origin(tp) is dict:
+            cls = dict
+        else:
+            cls = tp
+        i += 1
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------- semantics
+
+
+_CHOICES = {
+    "trainer.kind": ("grpo", "sft"),
+    "trainer.loss_type": ("grpo", "dapo", "dr_grpo", "bnpo"),
+    "model.dtype": ("float32", "bfloat16", "float16"),
+}
+
+
+def stage_trainer(recipe: Recipe, stage: StageSpec) -> TrainerSpec:
+    """A stage's trainer settings: recipe defaults with the stage's overrides on top."""
+    return dataclasses.replace(recipe.trainer, **stage.trainer)
+
+
+def _check_trainer(t: TrainerSpec, where: str) -> None:
+    def bad(key: str, why: str) -> UserError:
+        return UserError(f"config key '{where}.{key}': {why}")
+
+    if t.kind not in _CHOICES["trainer.kind"]:
+        raise bad("kind", f"must be one of {_CHOICES['trainer.kind']}, got {t.kind!r}")
+    if t.loss_type not in _CHOICES["trainer.loss_type"]:
+        raise bad("loss_type", f"must be one of {_CHOICES['trainer.loss_type']}, got {t.loss_type!r}")
+    if t.learning_rate <= 0:
+        raise bad("learning_rate", f"must be > 0, got {t.learning_rate}")
+    if t.max_steps < 0 or (t.max_steps == 0 and t.num_epochs <= 0):
+        raise bad("max_steps", "must be > 0 (or set num_epochs > 0 with max_steps=0)")
+    if t.kind == "grpo" and t.group_size < 2:
+        raise bad("group_size", f"GRPO needs at least 2 completions per prompt, got {t.group_size}")
+    if t.batch_size < 1:
+        raise bad("batch_size", f"must be >= 1, got {t.batch_size}")
+    if t.beta < 0:
+        raise bad("beta", f"must be >= 0, got {t.beta}")
+    if not 0 < t.temperature <= 5:
+        raise bad("temperature", f"must be in (0, 5], got {t.temperature}")
+    if not 0 < t.top_p <= 1:
+        raise bad("top_p", f"must be in (0, 1], got {t.top_p}")
+    if t.max_completion_length < 1 or t.max_prompt_length < 1:
+        raise bad("max_completion_length", "lengths must be >= 1")
+
+
+def validate(recipe: Recipe) -> None:
+    """Range and choice checks that types alone cannot express."""
+    if recipe.model.dtype not in _CHOICES["model.dtype"]:
+        raise UserError(f"config key 'model.dtype': must be one of {_CHOICES['model.dtype']}")
+    for v in recipe.variants:
+        if v not in VARIANTS:
+            raise UserError(f"config key 'variants': unknown variant {v!r}; choose from {VARIANTS}")
+    if not recipe.stages:
+        raise UserError("config key 'stages': at least one stage is needed")
+    _check_trainer(recipe.trainer, "trainer")
+    names = set()
+    for i, stage in enumerate(recipe.stages):
+        if not stage.tasks:
+            raise UserError(f"config key 'stages.{i}.tasks': a stage needs at least one task")
+        if stage.name in names:
+            raise UserError(f"config key 'stages.{i}.name': duplicate stage name {stage.name!r}")
+        names.add(stage.name)
+        if stage.items_per_task < 1:
+            raise UserError(f"config key 'stages.{i}.items_per_task': must be >= 1")
+        _check_trainer(stage_trainer(recipe, stage), f"stages.{i}.trainer")
+    r = recipe.reward
+    if len(r.extra_weights) not in (0, len(r.extra)):
+        raise UserError("config key 'reward.extra_weights': give one weight per reward.extra entry")
+    if recipe.toy.min_shapes < 1 or recipe.toy.max_shapes > recipe.toy.grid**2 or (
+        recipe.toy.min_shapes > recipe.toy.max_shapes
+    ):
+        raise UserError("config key 'toy.min_shapes'/'toy.max_shapes': need 1 <= min <= max <= grid^2")
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    data = to_dict(recipe)
+    # Save each stage's fully resolved trainer so the file alone says what ran.
+    data["stages"] = [
+        {**to_dict(s), "trainer": to_dict(stage_trainer(recipe, s))} for s in recipe.stages
+    ]
+    return yaml.safe_dump(data, sort_keys=False)

@@ -1,0 +1,1 @@
+"""Data: items, the toy world, tasks and prompts."""

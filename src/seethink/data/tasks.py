@@ -1,0 +1,67 @@
+"""Tasks: a named source of items together with the reward that scores them.
+
+A task owns its data and its reward (after nanochat's Task). Stages name tasks;
+users register more with `TASKS.add(...)` or point at `file.py:make_task`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from seethink.config import ToyWorldSpec
+from seethink.data.toyworld import generate_items
+from seethink.registry import Registry
+from seethink.rewards.core import RewardFn, build_reward
+
+
+@dataclass
+class Task:
+    name: str
+    capability: str  # perception | text | visual
+    # generate(n, split, seed, world) -> items
+    generate: Callable[[int, str, int, ToyWorldSpec], list[dict]]
+    reward: RewardFn | None = None  # None: the recipe's combined reward
+
+
+TASKS: Registry[Task] = Registry("task")
+
+
+def _toy(capability: str) -> Task:
+    name = f"toy_{capability}"
+
+    def gen(n: int, split: str, seed: int, world: ToyWorldSpec) -> list[dict]:
+        return generate_items(
+            capability,
+            n,
+            split,
+            seed,
+            grid=world.grid,
+            min_shapes=world.min_shapes,
+            max_shapes=world.max_shapes,
+            text_steps_min=world.text_steps_min,
+            text_steps_max=world.text_steps_max,
+            text_max_operand=world.text_max_operand,
+            task=name,
+        )
+
+    return Task(name=name, capability=capability, generate=gen)
+
+
+for _cap in ("perception", "text", "visual"):
+    TASKS.add(f"toy_{_cap}", _toy(_cap))
+
+
+def get_task(name: str) -> Task:
+    obj = TASKS.get(name)
+    if callable(obj) and not isinstance(obj, Task):  # user factory `file.py:make_task`
+        obj = obj()
+    if not isinstance(obj, Task):
+        from seethink.errors import UserError
+
+        raise UserError(f"task {name!r} did not resolve to a seethink Task")
+    return obj
+
+
+def task_reward(task: Task, default: RewardFn | None = None) -> RewardFn:
+    return task.reward or default or build_reward()

@@ -1,0 +1,259 @@
+"""Question generators for the three capabilities of the toy world.
+
+Every item is a plain dict (one JSONL row once written):
+  id, task, capability, question, options (list, may be empty), answer (letter or number
+  as text), facts (scene facts + question family), caption, subquestions, solution
+  (a worked `<think>` answer used only by the warm start), images (paths, filled on export).
+
+Train and test never overlap: an item's split is a hash of its content (question +
+scene), so however many items or seeds are drawn, a held-out item can never be a
+training item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+
+from seethink.data.toyworld.scenes import COLORS, SHAPES, Scene, sample_scene
+
+LETTERS = "ABCDEFGHIJ"
+TEST_FRACTION = 5  # one item in 5 (by content hash) is held out
+COUNT_OPTIONS = ["1", "2", "3", "4"]  # fixed order: shuffled options defeated the tiny model
+SHAPE_AT_OPTIONS = ["circle", "square", "triangle", "nothing"]
+YES_NO = ["yes", "no"]
+NAMES = ("Ann", "Ben", "Cara", "Dan", "Eva", "Finn", "Gia", "Hugo")
+THINGS = ("apple", "coin", "book", "card", "shell", "stamp")
+
+
+def split_of(key: str) -> str:
+    h = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16)
+    return "test" if h % TEST_FRACTION == 0 else "train"
+
+
+def _plural(shape: str) -> str:
+    return shape + "s"
+
+
+def _descriptor(rng: random.Random) -> tuple[str, dict]:
+    """A countable group: all shapes of one colour, or all of one kind."""
+    if rng.random() < 0.5:
+        c = rng.choice(COLORS)
+        return f"{c} shapes", {"color": c}
+    s = rng.choice(SHAPES)
+    return _plural(s), {"shape": s}
+
+
+def _mc(question: str, options: list[str], correct: str) -> tuple[str, list[str], str]:
+    return question, options, LETTERS[options.index(correct)]
+
+
+# ---------------------------------------------------------------- perception
+
+
+def _perception(rng: random.Random, scene: Scene) -> dict | None:
+    family = rng.choice(["count_color", "count_shape", "color_at", "shape_at", "exists", "relative"])
+    if family in ("count_color", "count_shape"):
+        if family == "count_color":
+            c = rng.choice(COLORS)
+            n, what = scene.count(color=c), f"{c} shapes"
+        else:
+            s = rng.choice(SHAPES)
+            n, what = scene.count(shape=s), _plural(s)
+        if not 1 <= n <= 4:
+            return None
+        q, opts, ans = _mc(f"How many {what} are there?", COUNT_OPTIONS, str(n))
+        think = f"I see {n} {what}. {n} is {ans}."
+    elif family == "color_at":
+        o = rng.choice(scene.objects)
+        q, opts, ans = _mc(
+            f"What colour is the shape in row {o.row + 1}, column {o.col + 1}?", list(COLORS), o.color
+        )
+        think = f"Row {o.row + 1}, column {o.col + 1} has a {o.name}. {o.color} is {ans}."
+    elif family == "shape_at":
+        r, c = rng.randrange(scene.grid), rng.randrange(scene.grid)
+        o = scene.at(r, c)
+        truth = o.shape if o else "nothing"
+        q, opts, ans = _mc(f"What is in row {r + 1}, column {c + 1}?", SHAPE_AT_OPTIONS, truth)
+        seen = f"a {o.name}" if o else "nothing"
+        think = f"Row {r + 1}, column {c + 1} has {seen}. That is {ans}."
+    elif family == "exists":
+        c, s = rng.choice(COLORS), rng.choice(SHAPES)
+        present = scene.count(color=c, shape=s) > 0
+        q, opts, ans = _mc(f"Is there a {c} {s}?", YES_NO, "yes" if present else "no")
+        think = f"There is {'a' if present else 'no'} {c} {s}. So {ans}."
+    else:  # relative position
+        uniq = [o for o in scene.objects if scene.unique(o.color, o.shape) is o]
+        if len(uniq) < 2:
+            return None
+        a, b = rng.sample(uniq, 2)
+        if a.col == b.col:
+            return None
+        left = a.col < b.col
+        q, opts, ans = _mc(f"Is the {a.name} left of the {b.name}?", YES_NO, "yes" if left else "no")
+        think = f"The {a.name} is in column {a.col + 1}, the {b.name} in column {b.col + 1}. So {ans}."
+    return {
+        "question": q,
+        "options": opts,
+        "answer": ans,
+        "solution": f"<think>{think}</think> \\boxed{{{ans}}}",
+        "family": family,
+        "subquestions": [],
+    }
+
+
+# ---------------------------------------------------------------- visual reasoning
+
+
+def _visual(rng: random.Random, scene: Scene) -> dict | None:
+    (da, fa), (db, fb) = _descriptor(rng), _descriptor(rng)
+    if da == db:
+        return None
+    na, nb = scene.count(**fa), scene.count(**fb)
+    family = rng.choice(["product", "sum", "difference"])
+    if family == "product":
+        q, ans, step = f"Multiply the number of {da} by the number of {db}.", na * nb, f"{na}*{nb}={na * nb}"
+    elif family == "sum":
+        q, ans, step = f"Add the number of {da} to the number of {db}.", na + nb, f"{na}+{nb}={na + nb}"
+    else:
+        if na < nb:
+            (da, na), (db, nb) = (db, nb), (da, na)
+        q, ans, step = (
+            f"How many more {da} than {db} are there?",
+            na - nb,
+            f"{na}-{nb}={na - nb}",
+        )
+    think = f"{da}: {na}. {db}: {nb}. {step}."
+    return {
+        "question": q,
+        "options": [],
+        "answer": str(ans),
+        "solution": f"<think>{think}</think> \\boxed{{{ans}}}",
+        "family": family,
+        # The perceived facts, kept so errors can later be split into perception vs reasoning.
+        "subquestions": [
+            {"question": f"How many {da} are there?", "answer": str(na)},
+            {"question": f"How many {db} are there?", "answer": str(nb)},
+        ],
+    }
+
+
+# ---------------------------------------------------------------- textual reasoning
+
+
+def _text(rng: random.Random, steps_min: int, steps_max: int, max_operand: int) -> dict:
+    name, thing = rng.choice(NAMES), rng.choice(THINGS)
+    steps = rng.randint(steps_min, steps_max)
+    if rng.random() < 0.5:
+        a, b = rng.randint(2, max_operand), rng.randint(2, max_operand)
+        value = a * b
+        sentences = [f"{name} has {a} boxes with {b} {thing}s each."]
+        work = [f"{a}*{b}={value}"]
+    else:
+        value = rng.randint(2, max_operand * 2)
+        sentences = [f"{name} has {value} {thing}s."]
+        work = []
+    for _ in range(steps - 1):
+        op = rng.choice(["add", "sub", "mul"] if value <= 30 else ["add", "sub"])
+        if op == "add":
+            b = rng.randint(1, max_operand)
+            sentences.append(f"Then {name} gets {b} more.")
+            work.append(f"{value}+{b}={value + b}")
+            value += b
+        elif op == "sub" and value > 1:
+            b = rng.randint(1, min(value - 1, max_operand))
+            sentences.append(f"Then {name} gives away {b}.")
+            work.append(f"{value}-{b}={value - b}")
+            value -= b
+        else:
+            k = rng.choice([2, 3])
+            sentences.append(f"Then the number of {thing}s is multiplied by {k}.")
+            work.append(f"{value}*{k}={value * k}")
+            value *= k
+    question = " ".join(sentences) + f" How many {thing}s does {name} have now?"
+    if not work:
+        work = [f"{value}"]
+    return {
+        "question": question,
+        "options": [],
+        "answer": str(value),
+        "solution": f"<think>{'. '.join(work)}.</think> \\boxed{{{value}}}",
+        "family": f"steps{steps}",
+        "subquestions": [],
+    }
+
+
+# ---------------------------------------------------------------- driver
+
+CAPABILITIES = ("perception", "text", "visual")
+
+
+def generate_items(
+    capability: str,
+    n: int,
+    split: str,
+    seed: int,
+    *,
+    grid: int = 4,
+    min_shapes: int = 2,
+    max_shapes: int = 6,
+    text_steps_min: int = 2,
+    text_steps_max: int = 3,
+    text_max_operand: int = 9,
+    task: str | None = None,
+) -> list[dict]:
+    """Draw `n` distinct items of one capability that fall in `split` ("train" | "test")."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}; choose from {CAPABILITIES}")
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    rng = random.Random(f"{capability}:{split}:{seed}")
+    task = task or f"toy_{capability}"
+    out: list[dict] = []
+    seen: set[str] = set()
+    make: Callable[[], tuple[dict | None, Scene | None]]
+    if capability == "text":
+
+        def make():
+            return _text(rng, text_steps_min, text_steps_max, text_max_operand), None
+    else:
+        gen = _perception if capability == "perception" else _visual
+
+        def make():
+            scene = sample_scene(rng, grid, min_shapes, max_shapes)
+            return gen(rng, scene), scene
+
+    attempts = 0
+    while len(out) < n:
+        attempts += 1
+        if attempts > 200 * n + 10_000:
+            raise RuntimeError(f"could only draw {len(out)} distinct {capability} items of {n}")
+        body, scene = make()
+        if body is None:
+            continue
+        key = body["question"] + "|" + (scene.key() if scene else "")
+        if key in seen or split_of(key) != split:
+            continue
+        seen.add(key)
+        digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+        family = body.pop("family")
+        facts = {"family": family}
+        if scene is not None:
+            facts.update(scene.to_facts())
+        out.append(
+            {
+                "id": f"{task}-{digest}",
+                "task": task,
+                "capability": capability,
+                "question": body["question"],
+                "options": body["options"],
+                "answer": body["answer"],
+                "images": [],
+                "caption": scene.caption() if scene else "",
+                "facts": facts,
+                "subquestions": body["subquestions"],
+                "solution": body["solution"],
+            }
+        )
+    return out

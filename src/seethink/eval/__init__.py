@@ -1,0 +1,1 @@
+"""Evaluation: generation engine, toy held-out sets, benchmarks and scoring."""
