@@ -1,0 +1,92 @@
+"""Batched generation with Hugging Face models (CPU or GPU).
+
+Prompts are sorted by length so each batch pads little, generated in batches with the
+KV cache on, and returned in the caller's order. Left padding, as decoder-only
+generation needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PIL import Image
+
+
+def _tokenizer(processor: Any) -> Any:
+    return getattr(processor, "tokenizer", processor)
+
+
+def generate(
+    model: Any,
+    processor: Any,
+    conversations: Sequence[list[dict]],
+    images: Sequence[list[Image.Image]],
+    *,
+    max_new_tokens: int = 64,
+    batch_size: int = 32,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    num_return_sequences: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> list[list[str]]:
+    """For each conversation, `num_return_sequences` decoded completions (special tokens dropped).
+
+    `conversations[i]` holds plain-string user content; `images[i]` its images (may be
+    empty) which are inserted as placeholders before the text.
+    """
+    import torch
+
+    tok = _tokenizer(processor)
+    tok.padding_side = "left"
+    texts = []
+    for conv, imgs in zip(conversations, images, strict=True):
+        msgs = _with_placeholders(conv, len(imgs))
+        texts.append(processor.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False))
+    lengths = [len(tok(t)["input_ids"]) for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    out: list[list[str]] = [[] for _ in texts]
+    device = next(model.parameters()).device
+    model.eval()
+    gen_kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "use_cache": True}
+    if temperature > 0:
+        gen_kwargs.update(do_sample=True, temperature=temperature, top_p=top_p)
+    else:
+        gen_kwargs.update(do_sample=False)
+    gen_kwargs["num_return_sequences"] = num_return_sequences
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        batch_imgs = [images[i] for i in idx]
+        flat = [im for ims in batch_imgs for im in ims]
+        enc = processor(
+            text=[texts[i] for i in idx],
+            images=[ims for ims in batch_imgs] if flat else None,
+            padding=True,
+            return_tensors="pt",
+        )
+        enc = {k: v.to(device) if hasattr(v, "to") else v for k, v in enc.items()}
+        with torch.inference_mode():
+            seqs = model.generate(**enc, **gen_kwargs)
+        new = seqs[:, enc["input_ids"].shape[1] :]  # (B * n, new_tokens)
+        decoded = tok.batch_decode(new, skip_special_tokens=True)
+        for j, i in enumerate(idx):
+            out[i] = decoded[j * num_return_sequences : (j + 1) * num_return_sequences]
+        if progress:
+            progress(len(idx))
+    return out
+
+
+def _with_placeholders(conv: list[dict], n_images: int) -> list[dict]:
+    msgs = []
+    placed = False
+    for m in conv:
+        content = m["content"]
+        if m["role"] == "user" and isinstance(content, str) and not placed:
+            content = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": content}]
+            placed = True
+        msgs.append({"role": m["role"], "content": content})
+    return msgs
+
+
+def count_tokens(processor: Any, text: str) -> int:
+    return len(_tokenizer(processor)(text, add_special_tokens=False)["input_ids"])

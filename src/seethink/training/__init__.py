@@ -1,0 +1,1 @@
+"""Training: warm start of the toy base, one stage over TRL, and the stage pipeline."""

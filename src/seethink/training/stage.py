@@ -1,0 +1,224 @@
+"""One training stage over TRL: items in, checkpoint out.
+
+We own the data, the reward adapters, the metrics file and freezing; TRL's
+GRPOTrainer (or SFTTrainer) does the optimisation. Reward parts are handed to TRL as
+separate reward functions with their weights (default 0.9 accuracy + 0.1 format), so
+TRL's own logs carry each part and their weighted sum is the GRPO reward.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from seethink.config import RewardSpec, TrainerSpec
+from seethink.errors import UserError
+from seethink.rewards.core import build_reward
+from seethink.utils import append_jsonl
+
+# TRL log keys we keep in metrics.jsonl (renamed to short, stable names).
+_KEEP = {
+    "loss": "loss",
+    "reward": "reward",
+    "reward_std": "reward_std",
+    "rewards/accuracy/mean": "accuracy",
+    "rewards/format/mean": "format",
+    "completions/mean_length": "completion_length",
+    "completions/clipped_ratio": "clipped_ratio",
+    "kl": "kl",
+    "entropy": "entropy",
+    "learning_rate": "learning_rate",
+    "grad_norm": "grad_norm",
+    "frac_reward_zero_std": "frac_zero_std_groups",
+}
+
+
+def _metrics_callback(path: Path, stage: str, variant: str) -> Any:
+    from transformers import TrainerCallback
+
+    class MetricsToJsonl(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
+            if not logs or not state.is_world_process_zero or "train_runtime" in logs:
+                return
+            row: dict[str, Any] = {"variant": variant, "stage": stage, "step": state.global_step}
+            for key, short in _KEEP.items():
+                if key in logs and isinstance(logs[key], (int, float)) and math.isfinite(logs[key]):
+                    row[short] = float(logs[key])
+            append_jsonl(path, row)
+
+    return MetricsToJsonl()
+
+
+def _part_reward(part: str, combined: Any) -> Any:
+    """A TRL reward function returning one part of our combined reward."""
+
+    def fn(prompts: list, completions: list, item: list[str], **_: Any) -> list[float]:
+        out = []
+        for completion, raw in zip(completions, item, strict=True):
+            parts = combined(completion, _item_cache(raw))
+            out.append(float(parts.get(part, 0.0)))
+        return out
+
+    fn.__name__ = part  # TRL names the log keys after the function
+    return fn
+
+
+_CACHE: dict[str, dict] = {}
+
+
+def _item_cache(raw: str) -> dict:
+    item = _CACHE.get(raw)
+    if item is None:
+        if len(_CACHE) > 50_000:
+            _CACHE.clear()
+        item = _CACHE[raw] = json.loads(raw)
+    return item
+
+
+def reward_functions(spec: RewardSpec) -> tuple[list[Any], list[float]]:
+    combined = build_reward(0.0, 0.0, spec.extra, spec.extra_weights, timeout_s=spec.timeout_s)
+    names = ["accuracy", "format", *spec.extra]
+    weights = [spec.accuracy_weight, spec.format_weight, *(spec.extra_weights or [1.0] * len(spec.extra))]
+    return [_part_reward(n, combined) for n in names], weights
+
+
+def set_vision_frozen(model: Any, frozen: bool) -> int:
+    """(Un)freeze the vision tower; returns how many parameters it holds."""
+    visual = getattr(getattr(model, "model", model), "visual", None) or getattr(model, "vision_tower", None)
+    if visual is None:
+        if frozen:
+            raise UserError("freeze_vision=true but this model has no recognisable vision tower")
+        return 0
+    n = 0
+    for p in visual.parameters():
+        p.requires_grad_(not frozen)
+        n += p.numel()
+    return n
+
+
+def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
+    import torch
+    from trl import GRPOConfig
+
+    return GRPOConfig(
+        output_dir=str(out_dir / "trainer"),
+        max_steps=t.max_steps if t.max_steps > 0 else -1,
+        num_train_epochs=t.num_epochs,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,  # a fraction < 1 is read as a ratio
+        # TRL counts completions per device step: batch_size prompts x group_size samples.
+        per_device_train_batch_size=t.batch_size * t.group_size,
+        gradient_accumulation_steps=1,
+        steps_per_generation=1,
+        num_generations=t.group_size,
+        beta=t.beta,
+        loss_type=t.loss_type,
+        temperature=t.temperature,
+        top_p=t.top_p,
+        max_completion_length=t.max_completion_length,
+        shuffle_dataset=t.shuffle,
+        gradient_checkpointing=t.gradient_checkpointing,
+        logging_steps=t.logging_steps,
+        save_strategy="no",
+        report_to=[],
+        seed=seed,
+        use_cpu=not torch.cuda.is_available(),
+        disable_tqdm=False,
+        **extra,
+    )
+
+
+def drop_long_prompts(items: list[dict], processor: Any, max_tokens: int, log: Any = print) -> list[dict]:
+    """Drop items whose text prompt alone exceeds the limit (truncating a prompt corrupts it)."""
+    from seethink.data.prompts import render_prompt
+
+    tok = getattr(processor, "tokenizer", processor)
+    kept = [it for it in items if len(tok(render_prompt(it))["input_ids"]) <= max_tokens]
+    if len(kept) < len(items):
+        log(f"[stage] dropped {len(items) - len(kept)} items whose prompt exceeds {max_tokens} tokens")
+    if not kept:
+        raise UserError(f"no training items left: every prompt exceeds max_prompt_length={max_tokens}")
+    return kept
+
+
+def run_stage(
+    model_path: str | Path,
+    items: list[dict],
+    trainer: TrainerSpec,
+    reward: RewardSpec,
+    out_dir: str | Path,
+    *,
+    stage: str,
+    variant: str,
+    metrics_path: str | Path,
+    seed: int = 0,
+    cell_px: int = 28,
+    trust_remote_code: bool = False,
+    dtype: str = "float32",
+    log: Any = print,
+) -> dict:
+    """Train one stage from `model_path`; the checkpoint lands in `out_dir/checkpoint`."""
+    from seethink.models.load import load_model
+    from seethink.training.datasets import grpo_dataset
+
+    out_dir = Path(out_dir)
+    model, processor = load_model(model_path, trust_remote_code=trust_remote_code, dtype=dtype)
+    set_vision_frozen(model, trainer.freeze_vision)
+    items = drop_long_prompts(items, processor, trainer.max_prompt_length, log=log)
+    dataset = grpo_dataset(items, cell_px=cell_px)
+    callback = _metrics_callback(Path(metrics_path), stage, variant)
+    t0 = time.time()
+    if trainer.kind == "grpo":
+        from trl import GRPOTrainer
+
+        funcs, weights = reward_functions(reward)
+        args = grpo_config(trainer, out_dir, seed, reward_weights=weights)
+        tr = GRPOTrainer(
+            model=model, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=processor,
+            callbacks=[callback],
+        )
+    else:
+        tr = _sft_trainer(model, processor, items, trainer, out_dir, seed, cell_px, callback)
+    result = tr.train()
+    ckpt = out_dir / "checkpoint"
+    tr.save_model(str(ckpt))
+    processor.save_pretrained(ckpt)
+    shutil.rmtree(out_dir / "trainer", ignore_errors=True)
+    return {"seconds": time.time() - t0, "train_loss": float(result.training_loss), "items": len(items),
+            "steps": int(result.global_step)}
+
+
+def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, out_dir: Path, seed: int,
+                 cell_px: int, callback: Any) -> Any:
+    """A supervised stage (e.g. caption SFT baselines) on the items' worked solutions."""
+    import torch
+    from trl import SFTConfig, SFTTrainer
+
+    from seethink.training.datasets import sft_dataset
+
+    missing = [it.get("id", "?") for it in items if not it.get("solution")]
+    if missing:
+        raise UserError(f"SFT stage needs a 'solution' field; missing on item {missing[0]} (+{len(missing) - 1})")
+    args = SFTConfig(
+        output_dir=str(out_dir / "trainer"),
+        max_steps=t.max_steps if t.max_steps > 0 else -1,
+        num_train_epochs=t.num_epochs,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        per_device_train_batch_size=t.batch_size,
+        logging_steps=t.logging_steps,
+        save_strategy="no",
+        report_to=[],
+        seed=seed,
+        use_cpu=not torch.cuda.is_available(),
+        max_length=None,
+        completion_only_loss=True,
+        shuffle_dataset=t.shuffle,
+    )
+    return SFTTrainer(model=model, args=args, train_dataset=sft_dataset(items, cell_px=cell_px),
+                      processing_class=processor, callbacks=[callback])

@@ -1,0 +1,185 @@
+"""Warm start of the embedded toy model: vision pretraining, then SFT on worked solutions.
+
+Why two phases: SFT alone from random init teaches the tiny model to ignore its image
+(the merged image features grow a constant offset and answers do not change when the
+image is swapped). Pretraining the vision tower to classify the content of each grid
+cell from its own merged token first gives the language model features worth reading.
+The classification head is temporary and discarded.
+
+The result is cached under $SEETHINK_CACHE (default ~/.cache/seethink) keyed by every
+setting that affects it, so a second demo reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from seethink import __version__
+from seethink.config import Recipe
+from seethink.data.toyworld.scenes import COLORS, SHAPES, sample_scene, render_scene
+from seethink.data.tasks import get_task
+from seethink.utils import seed_everything, write_json
+
+N_CELL_CLASSES = 1 + len(SHAPES) * len(COLORS)  # empty, or shape x colour
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("SEETHINK_CACHE", Path.home() / ".cache" / "seethink")).expanduser()
+
+
+def cache_key(recipe: Recipe) -> str:
+    blob = json.dumps(
+        {
+            "version": __version__,
+            "toy_model": asdict(recipe.toy_model),
+            "toy": asdict(recipe.toy),
+            "warmstart": asdict(recipe.warmstart),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def cached_base(recipe: Recipe) -> Path:
+    return cache_root() / "toy" / cache_key(recipe)
+
+
+def ensure_toy_base(recipe: Recipe, log: Any = print) -> Path:
+    """Path of the warm-started toy base, building it on first use."""
+    out = cached_base(recipe)
+    if (out / "warmstart.json").is_file():
+        log(f"[warm start] reusing cached base {out}")
+        return out
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    stats = build_warm_base(recipe, tmp, log=log)
+    write_json(tmp / "warmstart.json", stats)
+    if out.exists():  # another process finished first; keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, out)
+    return out
+
+
+def _cell_labels(scene: Any) -> list[int]:
+    """Per-cell class in raster order, matching the order of Qwen2-VL's merged tokens."""
+    labels = []
+    for r in range(scene.grid):
+        for c in range(scene.grid):
+            o = scene.at(r, c)
+            labels.append(0 if o is None else 1 + SHAPES.index(o.shape) * len(COLORS) + COLORS.index(o.color))
+    return labels
+
+
+def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print) -> float:
+    """Train the vision tower (+ temporary head) to name each cell; returns final cell accuracy."""
+    import torch
+    import torch.nn.functional as F
+    from tqdm.auto import tqdm
+
+    ws, world = recipe.warmstart, recipe.toy
+    visual = model.model.visual
+    hidden = model.config.text_config.hidden_size
+    head = torch.nn.Linear(hidden, N_CELL_CLASSES)
+    opt = torch.optim.AdamW(list(visual.parameters()) + list(head.parameters()), lr=ws.vision_lr)
+    rng = random.Random(ws.seed)
+    acc = 0.0
+    model.train()
+    bar = tqdm(range(ws.vision_steps), desc="vision pretraining", leave=False, disable=ws.vision_steps < 5)
+    for _ in bar:
+        scenes = [sample_scene(rng, world.grid, world.min_shapes, world.max_shapes) for _ in range(ws.vision_batch)]
+        images = [render_scene(s, world.cell_px) for s in scenes]
+        enc = processor.image_processor(images=images, return_tensors="pt")
+        out = visual(enc["pixel_values"], grid_thw=enc["image_grid_thw"])
+        feats = out.pooler_output  # (B * cells, hidden): one merged token per cell
+        logits = head(F.rms_norm(feats, (hidden,)))  # (B * cells, classes)
+        labels = torch.tensor([lab for s in scenes for lab in _cell_labels(s)])
+        loss = F.cross_entropy(logits, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        acc = (logits.argmax(-1) == labels).float().mean().item()
+        bar.set_postfix(loss=f"{loss.item():.3f}", cell_acc=f"{acc:.2f}")
+    log(f"[warm start] vision pretraining: {ws.vision_steps} steps, cell accuracy {acc:.3f}")
+    return acc
+
+
+def sft_items(recipe: Recipe) -> list[dict]:
+    ws = recipe.warmstart
+    items: list[dict] = []
+    for name in ("toy_perception", "toy_text", "toy_visual"):
+        items += get_task(name).generate(ws.items_per_capability, "train", ws.seed, recipe.toy)
+    random.Random(ws.seed).shuffle(items)
+    return items
+
+
+def run_sft(model: Any, processor: Any, items: list[dict], recipe: Recipe, out_dir: Path) -> dict:
+    """TRL SFTTrainer on worked solutions; linear decay, vision tower at a smaller lr."""
+    import torch
+    from trl import SFTConfig, SFTTrainer
+
+    from seethink.training.datasets import sft_dataset
+
+    ws = recipe.warmstart
+    visual_ids = {id(p) for p in model.model.visual.parameters()}
+    groups = [
+        {"params": [p for p in model.parameters() if id(p) not in visual_ids], "lr": ws.sft_lr},
+        {"params": list(model.model.visual.parameters()), "lr": ws.sft_lr * ws.vision_lr_scale},
+    ]
+    opt = torch.optim.AdamW(groups, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / max(1, ws.sft_steps)))
+    args = SFTConfig(
+        output_dir=str(out_dir / "sft"),
+        max_steps=ws.sft_steps,
+        per_device_train_batch_size=ws.sft_batch,
+        logging_steps=max(1, ws.sft_steps // 20),
+        report_to=[],
+        save_strategy="no",
+        use_cpu=not torch.cuda.is_available(),
+        max_length=None,
+        completion_only_loss=True,
+        seed=ws.seed,
+        disable_tqdm=ws.sft_steps < 5,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=sft_dataset(items, cell_px=recipe.toy.cell_px),
+        processing_class=processor,
+        optimizers=(opt, sched),
+    )
+    result = trainer.train()
+    shutil.rmtree(out_dir / "sft", ignore_errors=True)
+    return {"sft_loss": float(result.training_loss)}
+
+
+def build_warm_base(recipe: Recipe, out_dir: Path, log: Any = print) -> dict:
+    from seethink.models.build_toy import build_toy
+    from seethink.models.load import load_model
+
+    t0 = time.time()
+    seed_everything(recipe.warmstart.seed)
+    log(f"[warm start] building tiny Qwen2-VL in {out_dir}")
+    build_toy(out_dir, recipe.toy_model, recipe.toy, seed=recipe.warmstart.seed)
+    model, processor = load_model(out_dir)
+    cell_acc = pretrain_vision(model, processor, recipe, log=log)
+    t1 = time.time()
+    items = sft_items(recipe)
+    log(f"[warm start] SFT on {len(items)} worked solutions, {recipe.warmstart.sft_steps} steps")
+    stats = run_sft(model, processor, items, recipe, out_dir)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    processor.save_pretrained(out_dir)
+    stats.update(
+        {"cell_accuracy": cell_acc, "vision_seconds": t1 - t0, "sft_seconds": time.time() - t1, "sft_items": len(items)}
+    )
+    log(f"[warm start] done in {time.time() - t0:.0f}s (SFT loss {stats['sft_loss']:.3f})")
+    return stats
