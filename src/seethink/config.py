@@ -42,6 +42,7 @@ class ToyModelSpec:
     vision_depth: int = 3
     vision_width: int = 96
     vision_heads: int = 4
+    tie_embeddings: bool = True
 
 
 @dataclass
@@ -61,7 +62,7 @@ class ToyWorldSpec:
 class WarmStartSpec:
     """Turns the random toy model into a base with pass rates strictly between 0 and 1."""
 
-    vision_steps: int = 300  # vision-tower pretraining on per-cell classification
+    vision_steps: int = 200  # vision-tower pretraining on per-cell classification
     vision_lr: float = 3e-3
     vision_batch: int = 16
     sft_steps: int = 600
@@ -69,6 +70,7 @@ class WarmStartSpec:
     sft_batch: int = 16
     vision_lr_scale: float = 0.1  # vision tower learns slower during SFT
     items_per_capability: int = 2000
+    tasks: list[str] = field(default_factory=lambda: ["toy_perception", "toy_text", "toy_visual"])
     seed: int = 1234
 
 

@@ -39,14 +39,16 @@ def format_options(options: list[str]) -> str:
     return "".join(f"\n{chr(ord('A') + i)}. {opt}" for i, opt in enumerate(options))
 
 
-def render_prompt(item: dict, template: str = DEFAULT_TEMPLATE) -> str:
+def render_prompt(item: dict, template: str | None = None) -> str:
+    """The user text of an item; an item may name its own template (`prompt_template`)."""
+    template = template or item.get("prompt_template") or DEFAULT_TEMPLATE
     # str.replace, not str.format: templates contain literal braces such as \boxed{}.
     text = load_template(template)
     text = text.replace("{question}", item["question"].strip())
     return text.replace("{options}", format_options(item.get("options") or []))
 
 
-def to_messages(item: dict, n_images: int, template: str = DEFAULT_TEMPLATE) -> list[dict]:
+def to_messages(item: dict, n_images: int, template: str | None = None) -> list[dict]:
     """A one-turn conversation; image placeholders first, as Qwen-VL models are trained."""
     text = render_prompt(item, template)
     if n_images == 0:

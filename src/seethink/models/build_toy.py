@@ -69,7 +69,7 @@ def build_model(spec: ToyModelSpec, processor: Qwen2VLProcessor) -> Qwen2VLForCo
             "bos_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
             "eos_token_id": tok.convert_tokens_to_ids("<|im_end|>"),
             "pad_token_id": tok.pad_token_id,
-            "tie_word_embeddings": True,
+            "tie_word_embeddings": spec.tie_embeddings,
         },
         vision_config={
             "depth": spec.vision_depth,
@@ -85,7 +85,7 @@ def build_model(spec: ToyModelSpec, processor: Qwen2VLProcessor) -> Qwen2VLForCo
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=True,
+        tie_word_embeddings=spec.tie_embeddings,
     )
     model = Qwen2VLForConditionalGeneration(config)
     model.generation_config.eos_token_id = tok.convert_tokens_to_ids("<|im_end|>")

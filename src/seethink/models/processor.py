@@ -12,7 +12,7 @@ transformers still see the real class and every method behaves as upstream):
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
@@ -24,7 +24,7 @@ def torchvision_usable() -> bool:
     return True
 
 
-@lru_cache(maxsize=None)
+@cache
 def shim_class(cls: type) -> type:
     """A subclass of a ProcessorMixin class with the two fixes above."""
     if getattr(cls, "_seethink_shim", False):

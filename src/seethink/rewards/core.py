@@ -18,7 +18,8 @@ RewardFn = Callable[[str, dict], dict[str, float]]
 REWARDS: Registry[RewardFn] = Registry("reward")
 
 # One <think> block, then an answer that contains a box; nothing else may open a second think.
-_FORMAT = re.compile(r"^\s*<think>(?:(?!</?think>).)*</think>(?:(?!</?think>).)*\\boxed\{.*\}.*$", re.DOTALL)
+_NO_TAG = r"(?:(?!</?think>).)*"
+_FORMAT = re.compile(rf"^\s*<think>{_NO_TAG}</think>{_NO_TAG}\\boxed\{{{_NO_TAG}\}}{_NO_TAG}$", re.DOTALL)
 
 
 def _text(completion: Any) -> str:
@@ -46,6 +47,11 @@ def accuracy_reward(completion: Any, item: dict, timeout_s: float = 5.0) -> dict
     return {"overall": float(ok), "accuracy": float(ok)}
 
 
+def part_name(spec: str) -> str:
+    """Log name of a user reward: `fn` for `path/file.py:fn`, else the registered name."""
+    return spec.rsplit(":", 1)[-1] if ".py:" in spec else spec
+
+
 def build_reward(
     accuracy_weight: float = 0.9,
     format_weight: float = 0.1,
@@ -54,7 +60,7 @@ def build_reward(
     timeout_s: float = 5.0,
 ) -> RewardFn:
     """The weighted sum (default 0.9 accuracy + 0.1 format) plus any user rewards."""
-    extras = [(name, REWARDS.get(name)) for name in (extra or [])]
+    extras = [(part_name(name), REWARDS.get(name)) for name in (extra or [])]
     weights = list(extra_weights or [1.0] * len(extras))
 
     def reward(completion: Any, item: dict) -> dict[str, float]:

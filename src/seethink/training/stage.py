@@ -17,7 +17,7 @@ from typing import Any
 
 from seethink.config import RewardSpec, TrainerSpec
 from seethink.errors import UserError
-from seethink.rewards.core import build_reward
+from seethink.rewards.core import build_reward, part_name
 from seethink.utils import append_jsonl
 
 # TRL log keys we keep in metrics.jsonl (renamed to short, stable names).
@@ -81,7 +81,7 @@ def _item_cache(raw: str) -> dict:
 
 def reward_functions(spec: RewardSpec) -> tuple[list[Any], list[float]]:
     combined = build_reward(0.0, 0.0, spec.extra, spec.extra_weights, timeout_s=spec.timeout_s)
-    names = ["accuracy", "format", *spec.extra]
+    names = ["accuracy", "format", *(part_name(e) for e in spec.extra)]
     weights = [spec.accuracy_weight, spec.format_weight, *(spec.extra_weights or [1.0] * len(spec.extra))]
     return [_part_reward(n, combined) for n in names], weights
 
@@ -122,13 +122,14 @@ def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
         top_p=t.top_p,
         max_completion_length=t.max_completion_length,
         shuffle_dataset=t.shuffle,
-        gradient_checkpointing=t.gradient_checkpointing,
         logging_steps=t.logging_steps,
         save_strategy="no",
         report_to=[],
         seed=seed,
         use_cpu=not torch.cuda.is_available(),
         disable_tqdm=False,
+        # Only pass it when asked: the argument is deprecated upstream and warns even when False.
+        **({"gradient_checkpointing": True} if t.gradient_checkpointing else {}),
         **extra,
     )
 

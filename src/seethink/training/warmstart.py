@@ -24,8 +24,8 @@ from typing import Any
 
 from seethink import __version__
 from seethink.config import Recipe
-from seethink.data.toyworld.scenes import COLORS, SHAPES, sample_scene, render_scene
 from seethink.data.tasks import get_task
+from seethink.data.toyworld.scenes import COLORS, SHAPES, render_scene, sample_scene
 from seethink.utils import seed_everything, write_json
 
 N_CELL_CLASSES = 1 + len(SHAPES) * len(COLORS)  # empty, or shape x colour
@@ -42,10 +42,23 @@ def cache_key(recipe: Recipe) -> str:
             "toy_model": asdict(recipe.toy_model),
             "toy": asdict(recipe.toy),
             "warmstart": asdict(recipe.warmstart),
+            # A fingerprint of the generated data, so a change to the generators or prompt
+            # templates invalidates the cache even when no setting changed.
+            "data": _data_fingerprint(recipe),
         },
         sort_keys=True,
     )
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def _data_fingerprint(recipe: Recipe) -> str:
+    from seethink.data.prompts import render_prompt
+
+    h = hashlib.sha1()
+    for name in recipe.warmstart.tasks:
+        for it in get_task(name).generate(20, "train", 0, recipe.toy):
+            h.update((render_prompt(it) + it.get("solution", "")).encode())
+    return h.hexdigest()[:12]
 
 
 def cached_base(recipe: Recipe) -> Path:
@@ -116,7 +129,7 @@ def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print
 def sft_items(recipe: Recipe) -> list[dict]:
     ws = recipe.warmstart
     items: list[dict] = []
-    for name in ("toy_perception", "toy_text", "toy_visual"):
+    for name in ws.tasks:
         items += get_task(name).generate(ws.items_per_capability, "train", ws.seed, recipe.toy)
     random.Random(ws.seed).shuffle(items)
     return items

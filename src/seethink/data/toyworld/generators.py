@@ -21,7 +21,7 @@ from seethink.data.toyworld.scenes import COLORS, SHAPES, Scene, sample_scene
 LETTERS = "ABCDEFGHIJ"
 TEST_FRACTION = 5  # one item in 5 (by content hash) is held out
 COUNT_OPTIONS = ["1", "2", "3", "4"]  # fixed order: shuffled options defeated the tiny model
-SHAPE_AT_OPTIONS = ["circle", "square", "triangle", "nothing"]
+PERCEPTION_FAMILIES = ("count_color", "count_shape", "color_of", "shape_of", "exists", "relative")
 YES_NO = ["yes", "no"]
 NAMES = ("Ann", "Ben", "Cara", "Dan", "Eva", "Finn", "Gia", "Hugo")
 THINGS = ("apple", "coin", "book", "card", "shell", "stamp")
@@ -38,51 +38,78 @@ def _plural(shape: str) -> str:
 
 def _descriptor(rng: random.Random) -> tuple[str, dict]:
     """A countable group: all shapes of one colour, or all of one kind."""
-    if rng.random() < 0.5:
-        c = rng.choice(COLORS)
-        return f"{c} shapes", {"color": c}
-    s = rng.choice(SHAPES)
-    return _plural(s), {"shape": s}
+    group = {"color": rng.choice(COLORS)} if rng.random() < 0.5 else {"shape": rng.choice(SHAPES)}
+    return _group_name(group), group
+
+
+def _group_name(group: dict) -> str:
+    return f"{group['color']} shapes" if "color" in group else _plural(group["shape"])
 
 
 def _mc(question: str, options: list[str], correct: str) -> tuple[str, list[str], str]:
     return question, options, LETTERS[options.index(correct)]
 
 
+def enumerate_matches(scene: Scene, color: str | None = None, shape: str | None = None) -> str:
+    """The objects of a group, numbered in reading order: "1 circle, 2 square" or "none".
+
+    Worked solutions count by listing: every listed word depends on the image (dense
+    supervision that teaches the model to read it) and the count is the last number,
+    which a tiny model can copy instead of having to count in its head.
+    """
+    hits = [o for o in sorted(scene.objects, key=_reading_order)
+            if (color is None or o.color == color) and (shape is None or o.shape == shape)]
+    if not hits:
+        return "none"
+    # Name the attribute the group does not fix (colour groups list shapes, and so on).
+    words = [o.shape if color and not shape else o.color if shape and not color else o.name for o in hits]
+    return ", ".join(f"{i + 1} {w}" for i, w in enumerate(words))
+
+
+def _reading_order(o: object) -> tuple[int, int]:
+    return (o.row, o.col)  # type: ignore[attr-defined]
+
+
+def _solution(think: str, answer: object) -> str:
+    # The space after <think> matters: with a byte-level tokenizer " squares" (as in the
+    # question) and "squares" are different tokens, and a tiny model trained from scratch
+    # could not learn to copy question words into its reasoning across that gap.
+    return f"<think> {think}</think> \\boxed{{{answer}}}"
+
+
 # ---------------------------------------------------------------- perception
 
 
 def _perception(rng: random.Random, scene: Scene) -> dict | None:
-    family = rng.choice(["count_color", "count_shape", "color_at", "shape_at", "exists", "relative"])
+    family = rng.choice(PERCEPTION_FAMILIES)
     if family in ("count_color", "count_shape"):
-        if family == "count_color":
-            c = rng.choice(COLORS)
-            n, what = scene.count(color=c), f"{c} shapes"
-        else:
-            s = rng.choice(SHAPES)
-            n, what = scene.count(shape=s), _plural(s)
+        group = {"color": rng.choice(COLORS)} if family == "count_color" else {"shape": rng.choice(SHAPES)}
+        n, what = scene.count(**group), _group_name(group)
         if not 1 <= n <= 4:
             return None
         q, opts, ans = _mc(f"How many {what} are there?", COUNT_OPTIONS, str(n))
-        think = f"I see {n} {what}. {n} is {ans}."
-    elif family == "color_at":
-        o = rng.choice(scene.objects)
-        q, opts, ans = _mc(
-            f"What colour is the shape in row {o.row + 1}, column {o.col + 1}?", list(COLORS), o.color
-        )
-        think = f"Row {o.row + 1}, column {o.col + 1} has a {o.name}. {o.color} is {ans}."
-    elif family == "shape_at":
-        r, c = rng.randrange(scene.grid), rng.randrange(scene.grid)
-        o = scene.at(r, c)
-        truth = o.shape if o else "nothing"
-        q, opts, ans = _mc(f"What is in row {r + 1}, column {c + 1}?", SHAPE_AT_OPTIONS, truth)
-        seen = f"a {o.name}" if o else "nothing"
-        think = f"Row {r + 1}, column {c + 1} has {seen}. That is {ans}."
+        think = f"{what}: {enumerate_matches(scene, **group)}. That is {n}, {ans}."
+    elif family == "color_of":
+        # Content-addressed ("the circle"), not position-addressed ("row 2, column 3"):
+        # the tiny model never learned to map row/column words to image-token positions.
+        s = rng.choice(SHAPES)
+        if scene.count(shape=s) != 1:
+            return None
+        o = next(o for o in scene.objects if o.shape == s)
+        q, opts, ans = _mc(f"What colour is the {s}?", list(COLORS), o.color)
+        think = f"The {s} is {o.color}. {o.color} is {ans}."
+    elif family == "shape_of":
+        c = rng.choice(COLORS)
+        if scene.count(color=c) != 1:
+            return None
+        o = next(o for o in scene.objects if o.color == c)
+        q, opts, ans = _mc(f"What shape is the {c} one?", list(SHAPES), o.shape)
+        think = f"The {c} one is a {o.shape}. {o.shape} is {ans}."
     elif family == "exists":
         c, s = rng.choice(COLORS), rng.choice(SHAPES)
         present = scene.count(color=c, shape=s) > 0
         q, opts, ans = _mc(f"Is there a {c} {s}?", YES_NO, "yes" if present else "no")
-        think = f"There is {'a' if present else 'no'} {c} {s}. So {ans}."
+        think = f"{c} {s}: {enumerate_matches(scene, color=c, shape=s)}. So {opts[LETTERS.index(ans)]}, {ans}."
     else:  # relative position
         uniq = [o for o in scene.objects if scene.unique(o.color, o.shape) is o]
         if len(uniq) < 2:
@@ -97,7 +124,7 @@ def _perception(rng: random.Random, scene: Scene) -> dict | None:
         "question": q,
         "options": opts,
         "answer": ans,
-        "solution": f"<think>{think}</think> \\boxed{{{ans}}}",
+        "solution": _solution(think, ans),
         "family": family,
         "subquestions": [],
     }
@@ -118,18 +145,18 @@ def _visual(rng: random.Random, scene: Scene) -> dict | None:
         q, ans, step = f"Add the number of {da} to the number of {db}.", na + nb, f"{na}+{nb}={na + nb}"
     else:
         if na < nb:
-            (da, na), (db, nb) = (db, nb), (da, na)
+            (da, na, fa), (db, nb, fb) = (db, nb, fb), (da, na, fa)
         q, ans, step = (
             f"How many more {da} than {db} are there?",
             na - nb,
             f"{na}-{nb}={na - nb}",
         )
-    think = f"{da}: {na}. {db}: {nb}. {step}."
+    think = f"{da}: {enumerate_matches(scene, **fa)}. {db}: {enumerate_matches(scene, **fb)}. {step}."
     return {
         "question": q,
         "options": [],
         "answer": str(ans),
-        "solution": f"<think>{think}</think> \\boxed{{{ans}}}",
+        "solution": _solution(think, ans),
         "family": family,
         # The perceived facts, kept so errors can later be split into perception vs reasoning.
         "subquestions": [
@@ -178,7 +205,7 @@ def _text(rng: random.Random, steps_min: int, steps_max: int, max_operand: int) 
         "question": question,
         "options": [],
         "answer": str(value),
-        "solution": f"<think>{'. '.join(work)}.</think> \\boxed{{{value}}}",
+        "solution": _solution(f"{'. '.join(work)}.", value),
         "family": f"steps{steps}",
         "subquestions": [],
     }

@@ -1,0 +1,153 @@
+"""The `seethink` command line: a thin layer that builds a config and calls one function."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seethink.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
+data_app = typer.Typer(no_args_is_help=True, help="Data tools: toy items and more.")
+app.add_typer(data_app, name="data")
+
+Overrides = Annotated[list[str] | None, typer.Argument(help="config overrides: key.sub=value ...")]
+
+
+def _recipe(path_or_preset: str | None, overrides: list[str] | None):  # noqa: ANN202
+    from seethink.config import load_recipe
+    from seethink.recipes import PRESETS, preset_path
+
+    if path_or_preset in PRESETS and not Path(path_or_preset).exists():
+        path_or_preset = str(preset_path(path_or_preset))
+    return load_recipe(path_or_preset, overrides or [])
+
+
+@app.command()
+def demo(
+    preset: Annotated[str, typer.Option(help="smoke (pipeline check, <2 min) or quick (the demo)")] = "quick",
+    out: Annotated[Path | None, typer.Option(help="run directory (default runs/PRESET)")] = None,
+    overrides: Overrides = None,
+) -> None:
+    """Build and warm-start the tiny VLM, train it merged and staged with GRPO, evaluate, report."""
+    from seethink.recipes import PRESETS
+    from seethink.training.pipeline import run_recipe
+
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    recipe = _recipe(preset, overrides)
+    _print_summary(run_recipe(recipe, out or Path("runs") / recipe.name))
+
+
+@app.command()
+def run(
+    recipe: Annotated[str, typer.Argument(help="recipe YAML file, or a preset name (smoke, quick)")],
+    overrides: Overrides = None,
+    out: Annotated[Path | None, typer.Option(help="run directory (default runs/NAME)")] = None,
+) -> None:
+    """Run any recipe: warm start or load the base, train every variant, evaluate, report."""
+    from seethink.training.pipeline import run_recipe
+
+    r = _recipe(recipe, overrides)
+    _print_summary(run_recipe(r, out or Path("runs") / r.name))
+
+
+@app.command("eval")
+def eval_cmd(
+    model: Annotated[str, typer.Option(help="local HF model directory, or 'toy'")] = "toy",
+    capabilities: Annotated[str, typer.Option(help="comma list of toy capabilities")] = "perception,text,visual",
+    n: Annotated[int, typer.Option(help="held-out items per capability")] = 200,
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/eval"),
+    ablation: Annotated[bool, typer.Option(help="also score with blank / shuffled images")] = True,
+    overrides: Overrides = None,
+) -> None:
+    """Evaluate a checkpoint on the toy held-out sets (predictions + metrics.json in --out)."""
+    import dataclasses
+
+    from seethink.eval.run import evaluate_checkpoint
+    from seethink.models.resolve import resolve_model
+    from seethink.training.pipeline import eval_items
+    from seethink.utils import pin_threads
+
+    recipe = _recipe(None, overrides)
+    caps = [c.strip() for c in capabilities.split(",") if c.strip()]
+    bad = [c for c in caps if c not in ("perception", "text", "visual")]
+    if bad:
+        raise UserError(f"unknown capability {bad[0]!r}; choose from perception, text, visual")
+    recipe.stages = [dataclasses.replace(recipe.stages[0], name=c, tasks=[f"toy_{c}"]) for c in caps]
+    recipe.eval.items_per_capability = n
+    recipe.eval.ablation = ablation
+    pin_threads(recipe.threads or None)
+    path = resolve_model(model, recipe)
+    metrics = evaluate_checkpoint(path, eval_items(recipe), recipe, out)
+    typer.echo(json.dumps(metrics, indent=2))
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="a run directory with summary.json")]) -> None:
+    """(Re)write report.md and the plots of a finished run."""
+    from seethink.report.build import write_report
+
+    typer.echo(str(write_report(run_dir)))
+
+
+@app.command()
+def score(
+    benchmark: Annotated[str, typer.Argument(help="mathvision | mathvista | wemath")],
+    results: Annotated[Path, typer.Argument(help="a results file in the benchmark's official format")],
+    data: Annotated[Path | None, typer.Option(help="the benchmark's data folder (default: found near RESULTS)")] = None,
+) -> None:
+    """Re-score a results file exactly as the benchmark's official rule-based evaluator; JSON on stdout."""
+    from seethink.eval.benchmarks import score_file
+
+    typer.echo(json.dumps(score_file(benchmark, results, data), indent=2))
+
+
+@data_app.command("toy")
+def data_toy(
+    capability: Annotated[str, typer.Option(help="perception | text | visual")],
+    n: Annotated[int, typer.Option(help="number of items")],
+    out: Annotated[Path, typer.Option(help="output JSONL; images go to OUT_STEM_images/ beside it")],
+    split: Annotated[str, typer.Option(help="train | test")] = "train",
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    overrides: Overrides = None,
+) -> None:
+    """Write toy-world items as JSONL with their images beside it."""
+    from seethink.data.export import write_toy_items
+
+    if capability not in ("perception", "text", "visual"):
+        raise UserError(f"--capability must be perception, text or visual, got {capability!r}")
+    if split not in ("train", "test"):
+        raise UserError(f"--split must be train or test, got {split!r}")
+    if n < 1:
+        raise UserError("--n must be >= 1")
+    recipe = _recipe(None, overrides)
+    path = write_toy_items(capability, n, split, seed, out, recipe.toy)
+    typer.echo(f"wrote {n} {capability} items ({split}) to {path}")
+
+
+def _print_summary(summary: dict) -> None:
+    rows = [(k, v) for k, v in summary.items() if k != "meta"]
+    typer.echo("\nmodel      accuracy  " + "  ".join(f"{c:>10}" for c in rows[0][1]["by_capability"]) + "  tokens")
+    for name, s in rows:
+        caps = "  ".join(f"{v['accuracy']:10.1f}" for v in s["by_capability"].values())
+        typer.echo(f"{name:<10} {s['accuracy']:8.1f}  {caps}  {s['mean_response_tokens']:6.1f}")
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; re-run the same command to resume", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Real benchmarks, read from their official local files and scored by their official rules.
+
+    from seethink.eval.benchmarks import BENCHMARKS, load, score_file
+    items = load("mathvision", "../shared/benchmarks/mathvision")           # testmini, with images
+    metrics = score_file("mathvision", "../shared/benchmarks/mathvision/outputs/Gemini-Pro-CoT.jsonl")
+
+`score_file` takes a results file in the benchmark's official results format and returns
+JSON-serialisable metrics: `correct`, `total`, `accuracy` (percent), `breakdown` (per category),
+plus benchmark-specific fields (see each module and docs/benchmarks.md). `judge_file` gives the
+per-row verdicts behind those numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seethink.errors import UserError
+from seethink.registry import Registry
+
+from . import mathvision, mathvista, wemath
+from ._common import Benchmark, find_data_dir
+
+BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
+for _mod in (mathvision, mathvista, wemath):
+    BENCHMARKS.add(_mod.BENCHMARK.name, _mod.BENCHMARK)
+
+
+def _get(name: str) -> Benchmark:
+    bench = BENCHMARKS.get(name)
+    if not isinstance(bench, Benchmark):
+        raise UserError(f"benchmark {name!r} does not name a seethink Benchmark")
+    return bench
+
+
+def load(name: str, data_dir: str | Path, split: str | None = None) -> list[dict]:
+    """Items with `id`, `question`, `options`, `answer`, `images` (absolute paths of the images
+    present locally; empty when the release ships none) and the fields scoring needs."""
+    bench = _get(name)
+    root = find_data_dir(Path(data_dir), data_dir, bench.markers, bench.name)
+    return bench.load(root, split)
+
+
+def judge_file(name: str, results_path: str | Path, data_dir: str | Path | None = None) -> list[dict]:
+    """Per-row verdicts (`id`, the extracted/normalised answer, `correct`, ...) in file order."""
+    bench = _get(name)
+    path = Path(results_path).expanduser()
+    if not path.is_file():
+        raise UserError(f"{bench.name}: results file not found: {path}")
+    return bench.judge(path, find_data_dir(path, data_dir, bench.markers, bench.name))
+
+
+def score_file(name: str, results_path: str | Path, data_dir: str | Path | None = None) -> dict:
+    """Re-score an official-format results file; `data_dir` defaults to the folder holding the
+    benchmark's annotation file next to the results file (or one level up)."""
+    bench = _get(name)
+    path = Path(results_path).expanduser()
+    if not path.is_file():
+        raise UserError(f"{bench.name}: results file not found: {path}")
+    metrics = bench.score(path, find_data_dir(path, data_dir, bench.markers, bench.name))
+    metrics["results_file"] = str(path)
+    return metrics
+
+
+__all__ = ["BENCHMARKS", "Benchmark", "judge_file", "load", "score_file"]

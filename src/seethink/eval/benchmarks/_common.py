@@ -1,0 +1,118 @@
+"""Shared plumbing for the benchmark scorers: the Benchmark record, file reading with
+errors that name the file and row, data-folder discovery and accuracy tallies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seethink.errors import UserError
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """What the registry holds for one benchmark.
+
+    `load(data_dir, split)` gives items; `judge(results_path, data_dir)` gives one verdict per
+    results row (`id`, `prediction`, `correct`, ...); `score(results_path, data_dir)` gives the
+    aggregate metrics. `markers` are files that identify the benchmark's data folder, so the
+    folder can be found next to a results file when the caller does not name it.
+    """
+
+    name: str
+    load: Callable[[Path, str | None], list[dict]]
+    judge: Callable[[Path, Path], list[dict]]
+    score: Callable[[Path, Path], dict]
+    markers: tuple[str, ...]
+    splits: tuple[str, ...] = field(default=())
+    description: str = ""
+
+
+def read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    rows: list[dict] = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}: line {lineno} is not valid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict):
+                raise UserError(f"{path}: line {lineno} is not a JSON object")
+            rows.append(row)
+    return rows
+
+
+def need(row: dict, key: str, where: str, types: type | tuple[type, ...] | None = None) -> Any:
+    """row[key], or a UserError naming the file/row (`where`) and the field."""
+    if key not in row:
+        raise UserError(f"{where}: missing field {key!r}")
+    value = row[key]
+    if types is not None and not isinstance(value, types):
+        names = types.__name__ if isinstance(types, type) else "/".join(t.__name__ for t in types)
+        raise UserError(f"{where}: field {key!r} should be {names}, got {type(value).__name__}")
+    return value
+
+
+def find_data_dir(
+    results_path: Path, data_dir: str | Path | None, markers: tuple[str, ...], name: str
+) -> Path:
+    """The benchmark folder: the one given, else the results file's folder or its parent
+    (official layouts keep outputs in a subfolder of the data folder)."""
+    if data_dir is not None:
+        root = Path(data_dir).expanduser()
+        if not root.is_dir():
+            raise UserError(f"{name}: data folder not found: {root}")
+        if not any((root / m).is_file() for m in markers):
+            raise UserError(f"{name}: {root} has none of {', '.join(markers)}; is it the {name} folder?")
+        return root.resolve()
+    for cand in (results_path.parent, results_path.parent.parent):
+        if any((cand / m).is_file() for m in markers):
+            return cand.resolve()
+    raise UserError(
+        f"{name}: cannot find the benchmark folder (with {', '.join(markers)}) next to {results_path};"
+        " pass it with --data DIR"
+    )
+
+
+def percent(correct: int | float, total: int) -> float:
+    """Percent with 2 decimals, computed as the official scripts do (divide, then scale): the
+    order matters at ties, e.g. 437/3040 gives 14.37 this way and 14.38 the other."""
+    return round(correct / total * 100, 2) if total else 0.0
+
+
+def tally(entries: Iterable[tuple[str, bool]]) -> dict[str, dict[str, Any]]:
+    """{group: {correct, total, accuracy}} from (group, correct) pairs, groups in first-seen order."""
+    counts: dict[str, list[int]] = {}
+    for group, ok in entries:
+        c = counts.setdefault(group, [0, 0])
+        c[0] += bool(ok)
+        c[1] += 1
+    return {g: {"correct": c, "total": t, "accuracy": percent(c, t)} for g, (c, t) in counts.items()}
+
+
+def image_paths(root: Path, refs: Iterable[str | None]) -> list[str]:
+    """Absolute paths of the referenced images that exist locally (some releases ship none)."""
+    out = []
+    for ref in refs:
+        if ref:
+            p = root / ref
+            if p.is_file():
+                out.append(str(p))
+    return out

@@ -1,0 +1,40 @@
+"""Evaluate one checkpoint on toy held-out items, writing predictions and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from seethink.config import Recipe
+from seethink.rewards.core import build_reward
+from seethink.utils import read_jsonl, write_json, write_jsonl
+
+
+def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recipe, out_dir: str | Path,
+                        log: Any = print) -> dict:
+    """Metrics of a checkpoint (cached in out_dir/metrics.json once complete)."""
+    import json
+
+    from seethink.eval.toy import evaluate_model
+    from seethink.models.load import load_model
+
+    out = Path(out_dir)
+    done = out / "metrics.json"
+    if done.is_file():
+        log(f"[eval] {out} already evaluated, reusing")
+        return json.loads(done.read_text())
+    model, processor = load_model(model_path, trust_remote_code=recipe.model.trust_remote_code,
+                                  dtype=recipe.model.dtype)
+    r = recipe.reward
+    reward = build_reward(r.accuracy_weight, r.format_weight, r.extra, r.extra_weights, timeout_s=r.timeout_s)
+    metrics, preds = evaluate_model(
+        model, processor, items, reward, ablation=recipe.eval.ablation, max_new_tokens=recipe.eval.max_new_tokens,
+        batch_size=recipe.eval.batch_size, cell_px=recipe.toy.cell_px, name=out.name,
+    )
+    write_jsonl(out / "predictions.jsonl", preds)
+    write_json(done, metrics)  # written last: its presence means the evaluation finished
+    return metrics
+
+
+def load_predictions(out_dir: str | Path) -> list[dict]:
+    return read_jsonl(Path(out_dir) / "predictions.jsonl")

@@ -1,0 +1,1 @@
+"""Reports: summary tables, markdown and plots from a run directory."""

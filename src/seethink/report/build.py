@@ -1,0 +1,105 @@
+"""report.md (and plots) from a run directory's summary.json and metrics.jsonl."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from seethink.errors import UserError
+from seethink.report.plots import MODEL_ORDER, accuracy_bars, length_bars, reward_curves
+from seethink.utils import atomic_write_text, read_jsonl
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _delta(a: float, b: float) -> str:
+    d = a - b
+    return f"{'+' if d >= 0 else ''}{d:.1f}"
+
+
+def render_markdown(summary: dict, plots: dict[str, str]) -> str:
+    meta = summary.get("meta", {})
+    models = [m for m in MODEL_ORDER if m in summary] + sorted(
+        k for k in summary if k not in MODEL_ORDER and k != "meta"
+    )
+    caps = sorted({c for m in models for c in summary[m].get("by_capability", {})})
+    lines = [f"# seethink report: {meta.get('recipe', 'run')}", ""]
+    counts = ", ".join(f"{c} {summary[models[0]]['by_capability'][c]['n']}" for c in caps)
+    lines += [
+        f"Held-out items: {meta.get('eval_items', '?')} ({counts}); "
+        f"greedy decoding. Stage order (staged): {' -> '.join(meta.get('stages', []))}.",
+        "",
+        "## Accuracy (%)",
+        "",
+        "| model | " + " | ".join(caps) + " | overall |",
+        "|---|" + "---|" * (len(caps) + 1),
+    ]
+    for m in models:
+        bc = summary[m]["by_capability"]
+        lines.append(f"| {m} | " + " | ".join(_fmt(bc[c]["accuracy"]) for c in caps) +
+                     f" | {_fmt(summary[m]['accuracy'])} |")
+    base = summary.get("base")
+    lines.append("| majority-answer baseline | " + " | ".join(
+        _fmt(summary[models[0]]["by_capability"][c]["majority_baseline"]) for c in caps) + " | |")
+    if base:
+        lines += ["", "## What RL changed (points vs base)", "",
+                  "| model | " + " | ".join(caps) + " | overall |", "|---|" + "---|" * (len(caps) + 1)]
+        for m in models:
+            if m == "base":
+                continue
+            bc, bb = summary[m]["by_capability"], base["by_capability"]
+            lines.append(f"| {m} | " + " | ".join(_delta(bc[c]["accuracy"], bb[c]["accuracy"]) for c in caps) +
+                         f" | {_delta(summary[m]['accuracy'], base['accuracy'])} |")
+    lines += ["", "## Response length (tokens)", "", "| model | response | `<think>` part | format ok (%) |",
+              "|---|---|---|---|"]
+    for m in models:
+        s = summary[m]
+        lines.append(f"| {m} | {_fmt(s['mean_response_tokens'])} | {_fmt(s['mean_think_tokens'])} | "
+                     f"{_fmt(s['format'])} |")
+    abl = [m for m in models if "ablation" in summary[m]]
+    if abl:
+        img_caps = sorted({c for m in abl for c in summary[m]["ablation"].get("blank", {})})
+        lines += ["", "## Does the model look at the image? (accuracy %, image items)", "",
+                  "| model | " + " | ".join(f"{c}: real / blank / shuffled" for c in img_caps) + " |",
+                  "|---|" + "---|" * len(img_caps)]
+        for m in abl:
+            a = summary[m]["ablation"]
+            cells = [
+                f"{_fmt(summary[m]['by_capability'][c]['accuracy'])} / {_fmt(a['blank'].get(c))} / "
+                f"{_fmt(a['shuffled'].get(c))}"
+                for c in img_caps
+            ]
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines += ["", "A model that uses its image loses accuracy with blank or shuffled images; one that "
+                  "ignores it scores the same."]
+    secs = meta.get("seconds", {})
+    if secs:
+        lines += ["", "## Time (seconds)", "", "| part | seconds |", "|---|---|"]
+        lines += [f"| {k} | {v:.0f} |" for k, v in secs.items()]
+    if plots:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{name}]({rel})" for name, rel in plots.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(run_dir: str | Path) -> Path:
+    run = Path(run_dir)
+    sp = run / "summary.json"
+    if not sp.is_file():
+        raise UserError(f"{run}: no summary.json (has the run finished its evaluation?)")
+    summary = json.loads(sp.read_text())
+    plots_dir = run / "plots"
+    plots_dir.mkdir(exist_ok=True)
+    plots: dict[str, str] = {}
+    mp = run / "metrics.jsonl"
+    if mp.is_file() and reward_curves(read_jsonl(mp), plots_dir / "reward_curves.png"):
+        plots["reward curves"] = "plots/reward_curves.png"
+    accuracy_bars(summary, plots_dir / "accuracy.png")
+    plots["accuracy"] = "plots/accuracy.png"
+    length_bars(summary, plots_dir / "response_length.png")
+    plots["response length"] = "plots/response_length.png"
+    out = run / "report.md"
+    atomic_write_text(out, render_markdown(summary, plots))
+    return out

@@ -1,0 +1,159 @@
+"""Stages in order, for each variant (staged / merged), from one shared base.
+
+*staged*: the recipe's stages in their configured order, each starting from the
+previous stage's checkpoint. *merged*: one stage with every stage's items pooled and
+the same total number of steps, using the recipe-wide trainer defaults.
+
+Finished units (a stage checkpoint, a model's evaluation) are recorded by marker files
+written last, so re-running the same command skips what is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from seethink.config import Recipe, StageSpec, TrainerSpec, dump_recipe, stage_trainer
+from seethink.data.tasks import get_task
+from seethink.errors import UserError
+from seethink.utils import atomic_write_text, read_jsonl, write_json, write_jsonl
+
+
+@dataclasses.dataclass
+class PlannedStage:
+    variant: str
+    index: int
+    name: str
+    items: list[dict]
+    trainer: TrainerSpec
+
+    @property
+    def dirname(self) -> str:
+        return f"{self.index + 1:02d}-{self.name}"
+
+
+def stage_items(recipe: Recipe, stage: StageSpec, stage_index: int) -> list[dict]:
+    items: list[dict] = []
+    for t, name in enumerate(stage.tasks):
+        task = get_task(name)
+        items += task.generate(stage.items_per_task, "train", recipe.seed * 1000 + stage_index * 10 + t, recipe.toy)
+    return items
+
+
+def plan(recipe: Recipe) -> dict[str, list[PlannedStage]]:
+    per_stage = [stage_items(recipe, s, i) for i, s in enumerate(recipe.stages)]
+    out: dict[str, list[PlannedStage]] = {}
+    if "staged" in recipe.variants:
+        out["staged"] = [
+            PlannedStage("staged", i, s.name, per_stage[i], stage_trainer(recipe, s))
+            for i, s in enumerate(recipe.stages)
+        ]
+    if "merged" in recipe.variants:
+        total = sum(stage_trainer(recipe, s).max_steps for s in recipe.stages)
+        pooled = [it for items in per_stage for it in items]
+        trainer = dataclasses.replace(recipe.trainer, max_steps=total, shuffle=True)
+        out["merged"] = [PlannedStage("merged", 0, "merged", pooled, trainer)]
+    return out
+
+
+def eval_items(recipe: Recipe) -> list[dict]:
+    """Held-out items for every capability the recipe trains, never overlapping training."""
+    seen: dict[str, str] = {}
+    for s in recipe.stages:
+        for name in s.tasks:
+            seen.setdefault(get_task(name).capability, name)
+    items: list[dict] = []
+    for _cap, name in sorted(seen.items()):
+        items += get_task(name).generate(recipe.eval.items_per_capability, "test", recipe.eval.seed, recipe.toy)
+    return items
+
+
+def resolve_base(recipe: Recipe, log: Any = print) -> Path:
+    if recipe.model.path == "toy":
+        from seethink.training.warmstart import ensure_toy_base
+
+        return ensure_toy_base(recipe, log=log)
+    p = Path(recipe.model.path).expanduser()
+    if not p.is_dir():
+        raise UserError(f"config key 'model.path': model directory not found: {recipe.model.path}")
+    return p
+
+
+def _drop_metrics(path: Path, variant: str, stage: str) -> None:
+    """Forget log rows of an unfinished stage before it is re-run (no duplicates on resume)."""
+    if path.is_file():
+        rows = [r for r in read_jsonl(path) if not (r.get("variant") == variant and r.get("stage") == stage)]
+        write_jsonl(path, rows)
+
+
+def banner(text: str, log: Any = print) -> None:
+    log("\n" + "=" * 70 + f"\n  {text}\n" + "=" * 70)
+
+
+def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
+    """Warm start (toy) -> train each variant -> evaluate all -> summary, report, plots."""
+    from seethink.eval.run import evaluate_checkpoint
+    from seethink.report.build import write_report
+    from seethink.training.stage import run_stage
+    from seethink.utils import pin_threads
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", dump_recipe(recipe))
+    pin_threads(recipe.threads or None)
+    timings: dict[str, float] = {}
+    t0 = time.time()
+    banner(f"seethink run '{recipe.name}' -> {out}", log)
+    base = resolve_base(recipe, log=log)
+    timings["base"] = time.time() - t0
+    plans = plan(recipe)
+    metrics_path = out / "metrics.jsonl"
+    models: dict[str, Path] = {"base": base}
+    for variant, stages in plans.items():
+        current = base
+        for st in stages:
+            sdir = out / "stages" / variant / st.dirname
+            done = sdir / "done.json"
+            if done.is_file():
+                log(f"[{variant}] stage {st.dirname} already trained, skipping")
+            else:
+                banner(
+                    f"{variant}: stage {st.index + 1}/{len(stages)} '{st.name}' - {len(st.items)} items, "
+                    f"{st.trainer.max_steps} steps, lr {st.trainer.learning_rate:g}, G={st.trainer.group_size}",
+                    log,
+                )
+                shutil.rmtree(sdir, ignore_errors=True)
+                _drop_metrics(metrics_path, variant, st.name)
+                info = run_stage(
+                    current, st.items, st.trainer, recipe.reward, sdir, stage=st.name, variant=variant,
+                    metrics_path=metrics_path, seed=recipe.seed, cell_px=recipe.toy.cell_px,
+                    trust_remote_code=recipe.model.trust_remote_code, dtype=recipe.model.dtype, log=log,
+                )
+                write_json(done, info)
+            timings[f"{variant}/{st.name}"] = json.loads(done.read_text())["seconds"]
+            current = sdir / "checkpoint"
+        models[variant] = current
+    items = eval_items(recipe)
+    results: dict[str, dict] = {}
+    for name, path in models.items():
+        t1 = time.time()
+        banner(f"evaluating {name} on {len(items)} held-out items", log)
+        results[name] = evaluate_checkpoint(path, items, recipe, out / "eval" / name, log=log)
+        timings[f"eval/{name}"] = time.time() - t1
+    timings["total"] = time.time() - t0
+    summary = {name: results[name] for name in models}
+    summary["meta"] = {
+        "recipe": recipe.name,
+        "base_path": str(base),
+        "eval_items": len(items),
+        "stages": [s.name for s in recipe.stages],
+        "seconds": timings,
+    }
+    write_json(out / "summary.json", summary)
+    write_report(out)
+    log(f"\nreport: {out / 'report.md'}")
+    return summary

@@ -1,0 +1,54 @@
+"""Shared fixtures: a private model cache, pinned threads, a tiny random VLM."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Before torch spins up its pools: tiny models are far slower with oversubscribed threads.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read or write the user's ~/.cache/seethink."""
+    os.environ["SEETHINK_CACHE"] = str(tmp_path_factory.mktemp("seethink-cache"))
+    from seethink.utils import pin_threads
+
+    pin_threads(2)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A freshly built (random) tiny Qwen2-VL, saved once per session."""
+    from seethink.models.build_toy import build_toy
+
+    return build_toy(tmp_path_factory.mktemp("tiny-vlm"))
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
+    """Run `seethink ARGS...` in-process; returns (exit code, stdout, stderr)."""
+    import sys
+
+    from seethink.cli import main
+
+    def run(args: list[str]) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["seethink", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

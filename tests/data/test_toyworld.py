@@ -1,0 +1,125 @@
+import re
+
+import pytest
+from PIL import Image
+
+from seethink.data.toyworld import generate_items, render_scene
+from seethink.data.toyworld.generators import COUNT_OPTIONS, PERCEPTION_FAMILIES, split_of
+from seethink.data.toyworld.scenes import RGB, Scene
+
+CAPS = ("perception", "text", "visual")
+
+
+@pytest.mark.parametrize("cap", CAPS)
+def test_deterministic_per_seed(cap):
+    a = generate_items(cap, 30, "train", seed=5)
+    assert a == generate_items(cap, 30, "train", seed=5)
+    assert a != generate_items(cap, 30, "train", seed=6)
+
+
+@pytest.mark.parametrize("cap", CAPS)
+def test_held_out_never_overlaps_training(cap):
+    train = generate_items(cap, 400, "train", seed=0)
+    test = generate_items(cap, 100, "test", seed=0)
+    other_seed_train = generate_items(cap, 400, "train", seed=99)
+    test_ids = {t["id"] for t in test}
+    assert not test_ids & {t["id"] for t in train}
+    assert not test_ids & {t["id"] for t in other_seed_train}
+    assert all(split_of_item(t) == "test" for t in test)
+    assert len(test_ids) == 100  # no duplicates
+
+
+def split_of_item(item):
+    from seethink.data.toyworld.scenes import Scene
+
+    scene_key = Scene.from_facts(item["facts"]).key() if "objects" in item["facts"] else ""
+    return split_of(item["question"] + "|" + scene_key)
+
+
+def _recount(item):
+    scene = Scene.from_facts(item["facts"])
+    q = item["question"]
+    m = re.match(r"How many (\w+) shapes are there\?", q)
+    if m:
+        return str(scene.count(color=m.group(1)))
+    m = re.match(r"How many (\w+)s are there\?", q)
+    if m:
+        return str(scene.count(shape=m.group(1)))
+    return None
+
+
+def test_perception_answers_match_the_scene():
+    items = generate_items("perception", 300, "train", seed=1)
+    families = {it["facts"]["family"] for it in items}
+    assert families == set(PERCEPTION_FAMILIES)
+    for it in items:
+        opts = it["options"]
+        letter = it["answer"]
+        chosen = opts["ABCD".index(letter)]
+        fam = it["facts"]["family"]
+        scene = Scene.from_facts(it["facts"])
+        if fam.startswith("count"):
+            assert opts == COUNT_OPTIONS  # fixed order: it matters to the tiny model
+            assert chosen == _recount(it)
+        elif fam == "color_of":
+            shape = re.match(r"What colour is the (\w+)\?", it["question"]).group(1)
+            (obj,) = [o for o in scene.objects if o.shape == shape]
+            assert obj.color == chosen
+        elif fam == "shape_of":
+            color = re.match(r"What shape is the (\w+) one\?", it["question"]).group(1)
+            (obj,) = [o for o in scene.objects if o.color == color]
+            assert obj.shape == chosen
+        elif fam == "relative":
+            a, b = re.match(r"Is the (\w+ \w+) left of the (\w+ \w+)\?", it["question"]).groups()
+            (oa,) = [o for o in scene.objects if o.name == a]
+            (ob,) = [o for o in scene.objects if o.name == b]
+            assert (oa.col < ob.col) == (chosen == "yes")
+        elif fam == "exists":
+            color, shape = re.match(r"Is there a (\w+) (\w+)\?", it["question"]).groups()
+            assert (scene.count(color=color, shape=shape) > 0) == (chosen == "yes")
+        assert it["solution"].endswith(f"\\boxed{{{letter}}}")
+
+
+def test_visual_items_keep_consistent_subquestions():
+    for it in generate_items("visual", 200, "train", seed=2):
+        scene = Scene.from_facts(it["facts"])
+        counts = [int(s["answer"]) for s in it["subquestions"]]
+        assert len(counts) == 2
+        for sq, n in zip(it["subquestions"], counts, strict=True):
+            assert _recount({"question": sq["question"], "facts": it["facts"]}) == str(n)
+        a, b = counts
+        expect = {"product": a * b, "sum": a + b, "difference": a - b}[it["facts"]["family"]]
+        assert int(it["answer"]) == expect
+        assert scene.objects
+
+
+def test_text_items_are_solved_by_their_worked_solution():
+    for it in generate_items("text", 200, "train", seed=3, text_steps_min=2, text_steps_max=4):
+        assert not it["images"] and "objects" not in it["facts"]
+        steps = re.findall(r"(\d+)([-+*])(\d+)=(\d+)", it["solution"])
+        assert steps, it["solution"]
+        for a, op, b, res in steps:
+            assert eval(f"{a}{op}{b}") == int(res)
+        assert steps[-1][3] == it["answer"]
+        assert int(it["answer"]) >= 0
+
+
+def test_render_and_caption():
+    it = generate_items("perception", 1, "train", seed=4)[0]
+    scene = Scene.from_facts(it["facts"])
+    img = render_scene(scene, cell_px=28)
+    assert isinstance(img, Image.Image) and img.size == (112, 112)
+    for o in scene.objects:
+        cx, cy = o.col * 28 + 14, o.row * 28 + 16
+        assert img.getpixel((cx, cy)) == RGB[o.color]
+        assert f"{o.color} {o.shape} in row {o.row + 1}, column {o.col + 1}" in it["caption"]
+    empty = [(r, c) for r in range(4) for c in range(4) if scene.at(r, c) is None]
+    r, c = empty[0]
+    assert img.getpixel((c * 28 + 14, r * 28 + 14)) == (255, 255, 255)
+
+
+def test_difficulty_knobs():
+    items = generate_items("perception", 50, "train", seed=0, min_shapes=6, max_shapes=6)
+    assert all(len(it["facts"]["objects"]) == 6 for it in items)
+    with pytest.raises(ValueError, match="capability"):
+        generate_items("smell", 1, "train", 0)

@@ -1,0 +1,73 @@
+"""CLI behaviour: exit code 2 with a one-line reason on bad input; data export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "quick", "trainer.learnin_rate=1"], "did you mean 'trainer.learning_rate'"),
+        (["run", "no/such/recipe.yaml"], "recipe file not found"),
+        (["run", "smoke", "stages.0.tasks=[toy_perceptoin]"], "unknown task 'toy_perceptoin'; did you mean"),
+        (["run", "smoke", "model.path=/no/such/model"], "model directory not found"),
+        (["eval", "--model", "/no/such/model"], "model path not found"),
+        (["demo", "--preset", "huge"], "unknown preset"),
+        (["data", "toy", "--capability", "smell", "--n", "2", "--out", "x.jsonl"], "--capability"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message, cli, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(args)
+    assert code == 2
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], err
+
+
+def test_data_toy_writes_jsonl_with_images(cli, tmp_path):
+    out = tmp_path / "d" / "perc.jsonl"
+    code, stdout, _ = cli(
+        ["data", "toy", "--capability", "perception", "--n", "5", "--split", "test", "--seed", "3", "--out", str(out)]
+    )
+    assert code == 0 and "wrote 5" in stdout
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 5
+    for r in rows:
+        assert {"id", "question", "options", "answer", "capability", "images", "facts", "caption"} <= set(r)
+        assert r["capability"] == "perception" and len(r["options"]) >= 2
+        (img,) = r["images"]
+        assert not Path(img).is_absolute()
+        with Image.open(out.parent / img) as im:
+            assert im.size == (112, 112)
+    # text items carry no images
+    out2 = tmp_path / "t.jsonl"
+    cli(["data", "toy", "--capability", "text", "--n", "3", "--out", str(out2)])
+    assert all(json.loads(line)["images"] == [] for line in out2.read_text().splitlines())
+
+
+def test_unreadable_image_is_named(tmp_path):
+    from seethink.data.images import item_images
+    from seethink.errors import UserError
+
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(UserError, match=r"item x7, field 'images': unreadable image .*bad.png"):
+        item_images({"id": "x7", "images": ["bad.png"]}, tmp_path)
+
+
+def test_score_command_reproduces_the_official_mathvista_scores(cli):
+    from conftest import SHARED
+
+    out_dir = SHARED / "benchmarks" / "mathvista" / "outputs"
+    if not out_dir.is_dir():
+        pytest.skip("../shared/benchmarks/mathvista is not beside this clone")
+    code, stdout, _ = cli(["score", "mathvista", str(out_dir / "output_gpt4_2shot_solution.json")])
+    assert code == 0
+    metrics = json.loads(stdout)
+    official = json.loads((out_dir / "scores_gpt4_2shot_solution.json").read_text())
+    assert metrics["correct"] == official["average"]["correct"] == 292
+    assert metrics["total"] == 1000

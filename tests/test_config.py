@@ -1,0 +1,80 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seethink.config import Recipe, dump_recipe, load_recipe, stage_trainer
+from seethink.errors import UserError
+
+
+def test_defaults_follow_the_reference_recipe():
+    r = Recipe()
+    assert [s.name for s in r.stages] == ["perception", "text", "visual"]
+    assert r.trainer.group_size == 5 and r.trainer.beta == 1e-2 and r.trainer.learning_rate == 1e-6
+    assert (r.reward.accuracy_weight, r.reward.format_weight) == (0.9, 0.1)
+
+
+def test_yaml_then_cli_overrides(tmp_path: Path):
+    p = tmp_path / "r.yaml"
+    p.write_text(
+        "name: mine\ntrainer: {learning_rate: 1e-5, max_steps: 7}\n"
+        "stages:\n  - {name: a, tasks: [toy_text], trainer: {max_steps: 3}}\n  - {name: b, tasks: [toy_visual]}\n"
+    )
+    r = load_recipe(p, ["stages.1.trainer.beta=0.5", "trainer.group_size=4"])
+    assert r.name == "mine" and [s.name for s in r.stages] == ["a", "b"]  # the list is replaced, not merged
+    a, b = (stage_trainer(r, s) for s in r.stages)
+    assert (a.max_steps, a.learning_rate, a.group_size, a.beta) == (3, 1e-5, 4, 1e-2)  # inherits defaults
+    assert (b.max_steps, b.beta) == (7, 0.5)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.learnin_rate=1", "did you mean 'trainer.learning_rate'"),
+        ("stages.0.trainer.max_step=3", "did you mean 'stages.0.trainer.max_steps'"),
+        ("trainr.kind=grpo", "did you mean 'trainer'"),
+        ("stages.9.name=x", "out of range"),
+        ("trainer.max_steps=ten", "expected an integer"),
+        ("trainer.group_size=1", "at least 2 completions"),
+        ("trainer.learning_rate=-1", "must be > 0"),
+        ("trainer.loss_type=ppo", "must be one of"),
+        ("variants=[staged,foo]", "unknown variant"),
+        ("nonsense", "key.sub=value"),
+    ],
+)
+def test_bad_overrides_are_rejected_with_a_reason(override: str, message: str):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        load_recipe(None, [override])
+
+
+def test_unknown_key_in_yaml_names_the_key(tmp_path: Path):
+    p = tmp_path / "r.yaml"
+    p.write_text("eval: {items_per_capabilty: 3}\n")
+    with pytest.raises(UserError, match="eval.items_per_capabilty.*eval.items_per_capability"):
+        load_recipe(p)
+
+
+def test_dump_is_a_complete_replayable_recipe(tmp_path: Path):
+    r = load_recipe(None, ["stages.2.trainer.max_steps=11", "seed=3"])
+    text = dump_recipe(r)
+    data = yaml.safe_load(text)
+    assert data["stages"][2]["trainer"]["max_steps"] == 11
+    assert data["stages"][0]["trainer"]["learning_rate"] == r.trainer.learning_rate  # resolved, not partial
+    p = tmp_path / "config.yaml"
+    p.write_text(text)
+    again = load_recipe(p)
+    assert dump_recipe(again) == text
+
+
+def test_presets_load():
+    from seethink.recipes import PRESETS, preset_path
+
+    for name in PRESETS:
+        assert load_recipe(preset_path(name)).name == name
+
+
+def test_example_recipes_load():
+    recipes = sorted((Path(__file__).resolve().parents[1] / "recipes").rglob("*.yaml"))
+    assert recipes
+    for p in recipes:
+        load_recipe(p)
