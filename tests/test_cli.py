@@ -71,3 +71,15 @@ def test_score_command_reproduces_the_official_mathvista_scores(cli):
     official = json.loads((out_dir / "scores_gpt4_2shot_solution.json").read_text())
     assert metrics["correct"] == official["average"]["correct"] == 292
     assert metrics["total"] == 1000
+
+
+def test_eval_command_on_a_local_model(cli, tiny_model_dir, tmp_path):
+    out = tmp_path / "ev"
+    code, stdout, err = cli(["eval", "--model", str(tiny_model_dir), "--capabilities", "perception,text",
+                             "--n", "3", "--out", str(out), "eval.max_new_tokens=6"])
+    assert code == 0, err
+    metrics = json.loads(stdout[stdout.index("{"):])
+    assert set(metrics["by_capability"]) == {"perception", "text"}
+    assert (out / "predictions.jsonl").is_file() and (out / "metrics.json").is_file()
+    code, _, err = cli(["eval", "--model", str(tiny_model_dir), "--capabilities", "smell"])
+    assert code == 2 and "unknown capability" in err

@@ -97,7 +97,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run directory with su
 
 @app.command()
 def score(
-    benchmark: Annotated[str, typer.Argument(help="mathvision | mathvista | wemath")],
+    benchmark: Annotated[str, typer.Argument(help="a registered benchmark: mathvision, mathvista, wemath, mathverse, pope, ...")],
     results: Annotated[Path, typer.Argument(help="a results file in the benchmark's official format")],
     data: Annotated[Path | None, typer.Option(help="the benchmark's data folder (default: found near RESULTS)")] = None,
 ) -> None:
@@ -128,6 +128,15 @@ def data_toy(
     recipe = _recipe(None, overrides)
     path = write_toy_items(capability, n, split, seed, out, recipe.toy)
     typer.echo(f"wrote {n} {capability} items ({split}) to {path}")
+
+
+def _register_data_commands() -> None:
+    from seethink.data.commands import register
+
+    register(data_app)
+
+
+_register_data_commands()
 
 
 def _print_summary(summary: dict) -> None:

@@ -65,7 +65,7 @@ class WarmStartSpec:
     vision_steps: int = 200  # vision-tower pretraining on per-cell classification
     vision_lr: float = 3e-3
     vision_batch: int = 16
-    sft_steps: int = 600
+    sft_steps: int = 1200
     sft_lr: float = 2e-3
     sft_batch: int = 16
     vision_lr_scale: float = 0.1  # vision tower learns slower during SFT
@@ -101,7 +101,20 @@ class StageSpec:
     name: str = "stage"
     tasks: list[str] = field(default_factory=list)
     items_per_task: int = 200
+    data: str = ""  # a seethink JSONL file (e.g. a curriculum stage file), used in its order
     trainer: dict[str, Any] = field(default_factory=dict)  # overrides of Recipe.trainer
+
+
+@dataclass
+class CurriculumSpec:
+    """Build the stages from per-capability data files with pass rates (`seethink data passk`)."""
+
+    mode: str = ""  # "" (off) | none | difficulty | capability | capability_x_difficulty
+    inputs: dict[str, str] = field(default_factory=dict)  # capability -> JSONL with pass_rate
+    order: list[str] = field(default_factory=list)  # stage order for the capability modes
+    drop_solved: bool = False
+    drop_unsolved: bool = False
+    seed: int = 0
 
 
 @dataclass
@@ -140,6 +153,7 @@ class Recipe:
             StageSpec(name="visual", tasks=["toy_visual"]),
         ]
     )
+    curriculum: CurriculumSpec = field(default_factory=CurriculumSpec)
     reward: RewardSpec = field(default_factory=RewardSpec)
     eval: EvalSpec = field(default_factory=EvalSpec)
 
@@ -160,7 +174,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise UserError(f"config key '{where}': expected a mapping, got {value!r}")
-        return _from_dict(tp, value, where)
+        return _from_dict(typing.cast(type, tp), value, where)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
@@ -244,7 +258,7 @@ def valid_keys(cls: type) -> list[str]:
     for name, tp in _hints(cls).items():
         out.append(name)
         if dataclasses.is_dataclass(tp):
-            out += [f"{name}.{k}" for k in valid_keys(tp)]
+            out += [f"{name}.{k}" for k in valid_keys(typing.cast(type, tp))]
         elif typing.get_origin(tp) is list and dataclasses.is_dataclass(typing.get_args(tp)[0]):
             out += [f"{name}.0.{k}" for k in valid_keys(typing.get_args(tp)[0])]
     if cls is StageSpec:
@@ -326,7 +340,7 @@ def _validate_keys(data: dict[str, Any], cls: type, where: str) -> None:
         tp = hints[key]
         sub = f"{where}.{key}" if where else key
         if dataclasses.is_dataclass(tp) and isinstance(value, dict):
-            _validate_keys(value, tp, sub)
+            _validate_keys(value, typing.cast(type, tp), sub)
 
 
 def _validate_dotted(key: str) -> None:
@@ -422,14 +436,19 @@ def validate(recipe: Recipe) -> None:
     _check_trainer(recipe.trainer, "trainer")
     names = set()
     for i, stage in enumerate(recipe.stages):
-        if not stage.tasks:
-            raise UserError(f"config key 'stages.{i}.tasks': a stage needs at least one task")
+        if not stage.tasks and not stage.data:
+            raise UserError(f"config key 'stages.{i}.tasks': a stage needs at least one task (or a data file)")
         if stage.name in names:
             raise UserError(f"config key 'stages.{i}.name': duplicate stage name {stage.name!r}")
         names.add(stage.name)
         if stage.items_per_task < 1:
             raise UserError(f"config key 'stages.{i}.items_per_task': must be >= 1")
         _check_trainer(stage_trainer(recipe, stage), f"stages.{i}.trainer")
+    modes = ("", "none", "difficulty", "capability", "capability_x_difficulty")
+    if recipe.curriculum.mode not in modes:
+        raise UserError(f"config key 'curriculum.mode': must be one of {modes[1:]}, got {recipe.curriculum.mode!r}")
+    if recipe.curriculum.mode and not recipe.curriculum.inputs:
+        raise UserError("config key 'curriculum.inputs': give capability=FILE entries for the curriculum")
     r = recipe.reward
     if len(r.extra_weights) not in (0, len(r.extra)):
         raise UserError("config key 'reward.extra_weights': give one weight per reward.extra entry")

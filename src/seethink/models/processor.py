@@ -12,7 +12,6 @@ transformers still see the real class and every method behaves as upstream):
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 
@@ -24,11 +23,15 @@ def torchvision_usable() -> bool:
     return True
 
 
-@cache
+_SHIMS: dict[type, type] = {}
+
+
 def shim_class(cls: type) -> type:
-    """A subclass of a ProcessorMixin class with the two fixes above."""
+    """A subclass of a ProcessorMixin class with the two fixes above (one per class)."""
     if getattr(cls, "_seethink_shim", False):
         return cls
+    if cls in _SHIMS:
+        return _SHIMS[cls]
     drop_video = not torchvision_usable()
 
     class Shim(cls):  # type: ignore[valid-type, misc]
@@ -54,6 +57,7 @@ def shim_class(cls: type) -> type:
     # Keep the upstream name so saved processor configs stay loadable by plain transformers.
     Shim.__name__ = cls.__name__
     Shim.__qualname__ = cls.__qualname__
+    _SHIMS[cls] = Shim
     return Shim
 
 

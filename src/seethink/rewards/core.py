@@ -29,13 +29,11 @@ def _text(completion: Any) -> str:
     return str(completion)
 
 
-@REWARDS.register("format")
 def format_reward(completion: Any, item: dict | None = None) -> dict[str, float]:
     ok = bool(_FORMAT.match(_text(completion))) and extract_boxed(_text(completion)) is not None
     return {"overall": float(ok), "format": float(ok)}
 
 
-@REWARDS.register("accuracy")
 def accuracy_reward(completion: Any, item: dict, timeout_s: float = 5.0) -> dict[str, float]:
     """Multiple choice: the boxed letter (or option text); otherwise math equivalence."""
     boxed = extract_boxed(_text(completion))
@@ -45,6 +43,10 @@ def accuracy_reward(completion: Any, item: dict, timeout_s: float = 5.0) -> dict
     else:
         ok = math_equal(boxed, str(item["answer"]), timeout_s=timeout_s)
     return {"overall": float(ok), "accuracy": float(ok)}
+
+
+REWARDS.add("format", format_reward)
+REWARDS.add("accuracy", accuracy_reward)
 
 
 def part_name(spec: str) -> str:

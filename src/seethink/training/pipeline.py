@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from seethink.config import Recipe, StageSpec, TrainerSpec, dump_recipe, stage_trainer
-from seethink.data.tasks import get_task
+from seethink.data.tasks import TASKS, get_task
 from seethink.errors import UserError
 from seethink.utils import atomic_write_text, read_jsonl, write_json, write_jsonl
 
@@ -36,12 +36,47 @@ class PlannedStage:
         return f"{self.index + 1:02d}-{self.name}"
 
 
+def data_file_items(path: str | Path) -> list[dict]:
+    """Items of a seethink JSONL file, image paths made absolute (they are relative to the file)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise UserError(f"stage data file not found: {path}")
+    rows = read_jsonl(p)
+    for n, row in enumerate(rows, 1):
+        for key in ("question", "answer"):
+            if key not in row:
+                raise UserError(f"{p}, row {n}, field '{key}': missing")
+        row.setdefault("id", f"{p.stem}-{n}")
+        row["images"] = [str((p.parent / im).resolve()) for im in row.get("images") or []]
+    return rows
+
+
 def stage_items(recipe: Recipe, stage: StageSpec, stage_index: int) -> list[dict]:
-    items: list[dict] = []
+    items: list[dict] = data_file_items(stage.data) if stage.data else []
     for t, name in enumerate(stage.tasks):
         task = get_task(name)
         items += task.generate(stage.items_per_task, "train", recipe.seed * 1000 + stage_index * 10 + t, recipe.toy)
     return items
+
+
+def apply_curriculum(recipe: Recipe, out_dir: Path, log: Any = print) -> None:
+    """Replace the recipe's stages by the stage files of its curriculum (built on the fly).
+
+    Curriculum order is the point, so these stages keep their file order (no shuffling).
+    """
+    from seethink.data.curriculum import build_curriculum
+
+    c = recipe.curriculum
+    manifest = build_curriculum(
+        c.inputs, c.mode, out_dir / "curriculum", order=c.order or None, drop_solved=c.drop_solved,
+        drop_unsolved=c.drop_unsolved, seed=c.seed,
+    )
+    recipe.stages = [
+        StageSpec(name=st["inputs"][0] if len(st["inputs"]) == 1 else "all", tasks=[],
+                  data=str(out_dir / "curriculum" / st["file"]), trainer={"shuffle": False})
+        for st in manifest["stages"]
+    ]
+    log(f"[curriculum] {c.mode}: {len(recipe.stages)} stage(s) -> {out_dir / 'curriculum'}")
 
 
 def plan(recipe: Recipe) -> dict[str, list[PlannedStage]]:
@@ -55,6 +90,7 @@ def plan(recipe: Recipe) -> dict[str, list[PlannedStage]]:
     if "merged" in recipe.variants:
         total = sum(stage_trainer(recipe, s).max_steps for s in recipe.stages)
         pooled = [it for items in per_stage for it in items]
+        # Merged pools everything; a curriculum's order does not survive pooling, so it shuffles.
         trainer = dataclasses.replace(recipe.trainer, max_steps=total, shuffle=True)
         out["merged"] = [PlannedStage("merged", 0, "merged", pooled, trainer)]
     return out
@@ -66,6 +102,11 @@ def eval_items(recipe: Recipe) -> list[dict]:
     for s in recipe.stages:
         for name in s.tasks:
             seen.setdefault(get_task(name).capability, name)
+        if s.data:  # held-out items of the toy capabilities a data file trains
+            for row in data_file_items(s.data):
+                cap = row.get("capability", "")
+                if f"toy_{cap}" in TASKS:
+                    seen.setdefault(cap, f"toy_{cap}")
     items: list[dict] = []
     for _cap, name in sorted(seen.items()):
         items += get_task(name).generate(recipe.eval.items_per_capability, "test", recipe.eval.seed, recipe.toy)
@@ -103,6 +144,8 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if recipe.curriculum.mode:
+        apply_curriculum(recipe, out, log=log)
     atomic_write_text(out / "config.yaml", dump_recipe(recipe))
     pin_threads(recipe.threads or None)
     timings: dict[str, float] = {}

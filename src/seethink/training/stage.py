@@ -104,6 +104,8 @@ def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
     import torch
     from trl import GRPOConfig
 
+    if t.gradient_checkpointing:  # only when asked: the argument is deprecated upstream and warns
+        extra["gradient_checkpointing"] = True
     return GRPOConfig(
         output_dir=str(out_dir / "trainer"),
         max_steps=t.max_steps if t.max_steps > 0 else -1,
@@ -128,8 +130,6 @@ def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
         seed=seed,
         use_cpu=not torch.cuda.is_available(),
         disable_tqdm=False,
-        # Only pass it when asked: the argument is deprecated upstream and warns even when False.
-        **({"gradient_checkpointing": True} if t.gradient_checkpointing else {}),
         **extra,
     )
 

@@ -21,6 +21,7 @@ from seethink.data.toyworld.scenes import COLORS, SHAPES, Scene, sample_scene
 LETTERS = "ABCDEFGHIJ"
 TEST_FRACTION = 5  # one item in 5 (by content hash) is held out
 COUNT_OPTIONS = ["1", "2", "3", "4"]  # fixed order: shuffled options defeated the tiny model
+_COUNT_ACCEPT = {1: 0.15, 2: 0.25, 3: 0.6, 4: 1.0}  # measured on scenes of 2-6 shapes
 PERCEPTION_FAMILIES = ("count_color", "count_shape", "color_of", "shape_of", "exists", "relative")
 YES_NO = ["yes", "no"]
 NAMES = ("Ann", "Ben", "Cara", "Dan", "Eva", "Finn", "Gia", "Hugo")
@@ -80,12 +81,13 @@ def _solution(think: str, answer: object) -> str:
 # ---------------------------------------------------------------- perception
 
 
-def _perception(rng: random.Random, scene: Scene) -> dict | None:
-    family = rng.choice(PERCEPTION_FAMILIES)
+def _perception(rng: random.Random, scene: Scene, family: str) -> dict | None:
     if family in ("count_color", "count_shape"):
         group = {"color": rng.choice(COLORS)} if family == "count_color" else {"shape": rng.choice(SHAPES)}
         n, what = scene.count(**group), _group_name(group)
-        if not 1 <= n <= 4:
+        # Accept counts so that 1..4 come out about equally often (small counts dominate
+        # otherwise, and a model could score by always answering A).
+        if not 1 <= n <= 4 or rng.random() > _COUNT_ACCEPT[n]:
             return None
         q, opts, ans = _mc(f"How many {what} are there?", COUNT_OPTIONS, str(n))
         think = f"{what}: {enumerate_matches(scene, **group)}. That is {n}, {ans}."
@@ -106,7 +108,12 @@ def _perception(rng: random.Random, scene: Scene) -> dict | None:
         q, opts, ans = _mc(f"What shape is the {c} one?", list(SHAPES), o.shape)
         think = f"The {c} one is a {o.shape}. {o.shape} is {ans}."
     elif family == "exists":
-        c, s = rng.choice(COLORS), rng.choice(SHAPES)
+        # Ask about a present object half the time, so "no" is not the majority answer.
+        if rng.random() < 0.5:
+            o = rng.choice(scene.objects)
+            c, s = o.color, o.shape
+        else:
+            c, s = rng.choice(COLORS), rng.choice(SHAPES)
         present = scene.count(color=c, shape=s) > 0
         q, opts, ans = _mc(f"Is there a {c} {s}?", YES_NO, "yes" if present else "no")
         think = f"{c} {s}: {enumerate_matches(scene, color=c, shape=s)}. So {opts[LETTERS.index(ans)]}, {ans}."
@@ -245,11 +252,17 @@ def generate_items(
         def make():
             return _text(rng, text_steps_min, text_steps_max, text_max_operand), None
     else:
-        gen = _perception if capability == "perception" else _visual
 
         def make():
-            scene = sample_scene(rng, grid, min_shapes, max_shapes)
-            return gen(rng, scene), scene
+            # Choose the question family first and redraw scenes until one fits, so every
+            # family is equally common however often its scenes are rejected.
+            family = rng.choice(PERCEPTION_FAMILIES) if capability == "perception" else ""
+            for _ in range(100):
+                scene = sample_scene(rng, grid, min_shapes, max_shapes)
+                body = _perception(rng, scene, family) if family else _visual(rng, scene)
+                if body is not None:
+                    return body, scene
+            return None, None
 
     attempts = 0
     while len(out) < n:

@@ -4,6 +4,11 @@
     items = load("mathvision", "../shared/benchmarks/mathvision")           # testmini, with images
     metrics = score_file("mathvision", "../shared/benchmarks/mathvision/outputs/Gemini-Pro-CoT.jsonl")
 
+Also registered: mathverse, realworldqa, mmstar, pope, aokvqa, hallusionbench, cvbench and
+vlmeval_tsv (any VLMEvalKit multiple-choice TSV), read from their official files or their HF
+parquet / `save_to_disk` releases (local paths only); their results files are JSONL rows with
+`id` and `response` (see docs/benchmarks.md).
+
 `score_file` takes a results file in the benchmark's official results format and returns
 JSON-serialisable metrics: `correct`, `total`, `accuracy` (percent), `breakdown` (per category),
 plus benchmark-specific fields (see each module and docs/benchmarks.md). `judge_file` gives the
@@ -17,11 +22,36 @@ from pathlib import Path
 from seethink.errors import UserError
 from seethink.registry import Registry
 
-from . import mathvision, mathvista, wemath
+from . import (
+    aokvqa,
+    cvbench,
+    hallusionbench,
+    mathverse,
+    mathvision,
+    mathvista,
+    mmstar,
+    pope,
+    realworldqa,
+    vlmeval_tsv,
+    wemath,
+)
 from ._common import Benchmark, find_data_dir
+from ._formats import save_images
 
 BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
-for _mod in (mathvision, mathvista, wemath):
+for _mod in (
+    mathvision,
+    mathvista,
+    wemath,
+    mathverse,
+    realworldqa,
+    mmstar,
+    pope,
+    aokvqa,
+    hallusionbench,
+    cvbench,
+    vlmeval_tsv,
+):
     BENCHMARKS.add(_mod.BENCHMARK.name, _mod.BENCHMARK)
 
 
@@ -34,7 +64,10 @@ def _get(name: str) -> Benchmark:
 
 def load(name: str, data_dir: str | Path, split: str | None = None) -> list[dict]:
     """Items with `id`, `question`, `options`, `answer`, `images` (absolute paths of the images
-    present locally; empty when the release ships none) and the fields scoring needs."""
+    present locally; empty when the release ships none) and the fields scoring needs. Images
+    embedded in parquet / save_to_disk / TSV releases come as encoded bytes in `image_bytes`;
+    `save_images(items, folder)` writes them out and fills `images`. `data_dir` may also be a
+    single `.parquet` or `.tsv` file."""
     bench = _get(name)
     root = find_data_dir(Path(data_dir), data_dir, bench.markers, bench.name)
     return bench.load(root, split)
@@ -61,4 +94,4 @@ def score_file(name: str, results_path: str | Path, data_dir: str | Path | None 
     return metrics
 
 
-__all__ = ["BENCHMARKS", "Benchmark", "judge_file", "load", "score_file"]
+__all__ = ["BENCHMARKS", "Benchmark", "judge_file", "load", "save_images", "score_file"]

@@ -3,6 +3,7 @@ errors that name the file and row, data-folder discovery and accuracy tallies.""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,24 +42,6 @@ def read_json(path: Path) -> Any:
         raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise UserError(f"{path}: file not found")
-    rows: list[dict] = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}: line {lineno} is not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise UserError(f"{path}: line {lineno} is not a JSON object")
-            rows.append(row)
-    return rows
-
-
 def need(row: dict, key: str, where: str, types: type | tuple[type, ...] | None = None) -> Any:
     """row[key], or a UserError naming the file/row (`where`) and the field."""
     if key not in row:
@@ -70,20 +53,40 @@ def need(row: dict, key: str, where: str, types: type | tuple[type, ...] | None 
     return value
 
 
+def has_marker(root: Path, markers: tuple[str, ...]) -> bool:
+    """Whether `root` holds one of `markers`: a file name, or a glob pattern such as
+    `*.parquet` / `data/*.parquet` (HF releases name their files by split and shard)."""
+    for m in markers:
+        if any(ch in m for ch in "*?["):
+            if any(p.is_file() for p in root.glob(m)):
+                return True
+        elif (root / m).is_file():
+            return True
+    return False
+
+
+def _file_matches(path: Path, markers: tuple[str, ...]) -> bool:
+    """A data file named by a glob marker (`*.parquet`, `*.tsv`); plain names stay folder-only."""
+    return any(any(ch in m for ch in "*?[") and fnmatch.fnmatch(path.name, Path(m).name) for m in markers)
+
+
 def find_data_dir(
     results_path: Path, data_dir: str | Path | None, markers: tuple[str, ...], name: str
 ) -> Path:
     """The benchmark folder: the one given, else the results file's folder or its parent
-    (official layouts keep outputs in a subfolder of the data folder)."""
+    (official layouts keep outputs in a subfolder of the data folder). A single data file
+    (a `.parquet` or `.tsv` file whose name matches a marker) may be given instead of a folder."""
     if data_dir is not None:
         root = Path(data_dir).expanduser()
+        if root.is_file() and _file_matches(root, markers):
+            return root.resolve()
         if not root.is_dir():
             raise UserError(f"{name}: data folder not found: {root}")
-        if not any((root / m).is_file() for m in markers):
+        if not has_marker(root, markers):
             raise UserError(f"{name}: {root} has none of {', '.join(markers)}; is it the {name} folder?")
         return root.resolve()
     for cand in (results_path.parent, results_path.parent.parent):
-        if any((cand / m).is_file() for m in markers):
+        if has_marker(cand, markers):
             return cand.resolve()
     raise UserError(
         f"{name}: cannot find the benchmark folder (with {', '.join(markers)}) next to {results_path};"

@@ -34,8 +34,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from seethink.errors import UserError
+from seethink.utils import read_jsonl
 
-from ._common import Benchmark, image_paths, need, percent, read_json, read_jsonl, tally
+from ._common import Benchmark, image_paths, need, percent, read_json, tally
 
 SPLITS = ("testmini",)
 MARKERS = ("testmini.json",)

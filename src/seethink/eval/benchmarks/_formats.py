@@ -1,0 +1,350 @@
+"""Reading the local formats benchmarks are published in, for the loaders and scorers.
+
+* HF releases: `.parquet` files (any depth under the data folder; `split-00000-of-00003.parquet`,
+  `split.parquet` and `split/0000.parquet` names give the split) and `datasets` `save_to_disk`
+  folders (a `Dataset` or a `DatasetDict`). Both are read with the `datasets` library from local
+  paths only, never from the hub, into a private temporary cache.
+* VLMEvalKit `.tsv` files.
+* Results files: JSONL (one row per item), a JSON list of rows, or a JSON object id -> row.
+* Images: HF image cells (`{"bytes", "path"}`) and base64 strings are checked with PIL and kept as
+  encoded bytes (`image_bytes` in the items); `save_images` writes them to a folder.
+
+Every row comes with a `where` label ("FILE: row N", rows counted from 1) for error messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+import re
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seethink.errors import UserError
+from seethink.utils import read_jsonl
+
+Rows = list[tuple[str, dict]]
+
+# Glob markers that identify a folder (or a single file) holding a HF-format release.
+HF_MARKERS = (
+    "*.parquet",
+    "**/*.parquet",
+    "dataset_dict.json",
+    "state.json",
+    "*/dataset_dict.json",
+    "*/state.json",
+)
+
+_SHARD = re.compile(r"^(?P<split>.+?)-\d{5}-of-\d{5}$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One HF-format input: a parquet file or a `save_to_disk` Dataset folder."""
+
+    path: Path
+    kind: str  # "parquet" | "disk"
+
+
+# ------------------------------------------------------------------ HF formats
+
+
+def _parquet_split(path: Path) -> str:
+    stem = path.stem
+    m = _SHARD.match(stem)
+    if m:
+        return m.group("split")
+    if stem.isdigit():  # e.g. lmms-lab/POPE Full/adversarial/0000.parquet
+        return path.parent.name
+    return stem
+
+
+def _read_json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not a readable JSON file ({exc})") from exc
+
+
+def hf_splits(root: Path) -> dict[str, list[Source]]:
+    """Split name -> sources for the HF-format data at `root`: a `.parquet` file, or a folder
+    holding parquet files (at any depth) and/or `save_to_disk` output. Empty when there is none."""
+    groups: dict[str, list[Source]] = {}
+    if root.is_file():
+        if root.suffix == ".parquet":
+            groups[_parquet_split(root)] = [Source(root, "parquet")]
+        return groups
+    if not root.is_dir():
+        return groups
+    for p in sorted(root.rglob("*.parquet")):
+        if p.is_file():
+            groups.setdefault(_parquet_split(p), []).append(Source(p, "parquet"))
+    dict_dirs = set()
+    for dd in sorted(root.rglob("dataset_dict.json")):
+        dict_dirs.add(dd.parent)
+        splits = _read_json_file(dd).get("splits")
+        if not isinstance(splits, list):
+            raise UserError(f"{dd}: expected a 'splits' list (a datasets save_to_disk folder)")
+        for split in splits:
+            groups.setdefault(str(split), []).append(Source(dd.parent / str(split), "disk"))
+    for st in sorted(root.rglob("state.json")):
+        folder = st.parent
+        if folder.parent in dict_dirs or not (folder / "dataset_info.json").is_file():
+            continue
+        state = _read_json_file(st)
+        split = state.get("_split") if isinstance(state, dict) else None
+        groups.setdefault(str(split or folder.name), []).append(Source(folder, "disk"))
+    return groups
+
+
+def pick_split(
+    groups: dict[str, list[Source]],
+    split: str | None,
+    name: str,
+    root: Path,
+    aliases: dict[str, str] | None = None,
+) -> list[Source]:
+    """The sources of `split` (through `aliases`, e.g. val -> validation); with no split asked
+    for, or none of that name while the release has only one, that one."""
+    if split is not None:
+        for cand in (split, (aliases or {}).get(split)):
+            if cand is not None and cand in groups:
+                return groups[cand]
+    if len(groups) == 1 and (split is None or split not in groups):
+        return next(iter(groups.values()))
+    known = ", ".join(sorted(groups)) or "none"
+    raise UserError(f"{name}: {root} has HF data for splits {known}; pick one with split=...")
+
+
+def read_hf(sources: Iterable[Source], drop: tuple[str, ...] = ()) -> Rows:
+    """Rows of HF parquet files / save_to_disk folders as plain Python values: image cells stay
+    undecoded `{"bytes", "path"}` dicts. Columns in `drop` (images, when only scoring) are not read."""
+    import datasets
+    import pyarrow.parquet as pq
+
+    rows: Rows = []
+    bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        for src in sources:
+            try:
+                if src.kind == "parquet":
+                    cols = [c for c in pq.read_schema(src.path).names if c not in drop]
+                    with tempfile.TemporaryDirectory(prefix="seethink-hf-") as cache:
+                        ds = datasets.load_dataset(
+                            "parquet",
+                            data_files=[str(src.path)],
+                            split="train",
+                            columns=cols,
+                            keep_in_memory=True,
+                            cache_dir=cache,
+                        )
+                        table = ds.with_format("arrow")[:]
+                else:
+                    loaded = datasets.load_from_disk(str(src.path), keep_in_memory=True)
+                    if not isinstance(loaded, datasets.Dataset):
+                        raise UserError(f"{src.path}: a DatasetDict; name one of its split folders")
+                    keep = [c for c in loaded.column_names if c not in drop]
+                    table = loaded.select_columns(keep).with_format("arrow")[:]
+            except UserError:
+                raise
+            except Exception as exc:  # arrow/datasets errors on a damaged or foreign file
+                raise UserError(
+                    f"{src.path}: cannot read it with datasets ({type(exc).__name__}: {exc})"
+                ) from exc
+            rows.extend((f"{src.path}: row {i}", r) for i, r in enumerate(table.to_pylist(), 1))
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
+    return rows
+
+
+# ------------------------------------------------------------------ TSV
+
+
+def read_tsv(path: Path) -> Rows:
+    """Rows of a VLMEvalKit TSV as str -> str dicts (empty cells are "")."""
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    old = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # base64 images are long cells
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh, delimiter="\t")
+            if not reader.fieldnames:
+                raise UserError(f"{path}: empty TSV (no header row)")
+            rows: Rows = []
+            for n, row in enumerate(reader, 1):
+                if None in row:
+                    raise UserError(f"{path}: row {n}: more cells than header columns")
+                rows.append((f"{path}: row {n}", {k: (v if v is not None else "") for k, v in row.items()}))
+    except csv.Error as exc:
+        raise UserError(f"{path}: not a valid TSV ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text ({exc})") from exc
+    finally:
+        csv.field_size_limit(old)
+    return rows
+
+
+# ------------------------------------------------------------------ results files
+
+
+_ROW_KEYS = {"id", "index", "response", "prediction", "question_id", "text", "answer", "model_answer"}
+
+
+def read_results(path: Path) -> Rows:
+    """Rows of a results file: JSONL, a JSON list of row objects, or a JSON object id -> row
+    (id -> string is taken as id -> response)."""
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    data = None  # JSONL (POPE's official answer files are JSONL named .json)
+    if path.suffix != ".jsonl":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            pass
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{path}: not UTF-8 text ({exc})") from exc
+    if isinstance(data, dict) and _ROW_KEYS & set(data):
+        data = None  # a one-line JSONL file
+    if isinstance(data, list):
+        out: Rows = []
+        for i, row in enumerate(data, 1):
+            if not isinstance(row, dict):
+                raise UserError(f"{path}: row {i}: expected a JSON object, got {type(row).__name__}")
+            out.append((f"{path}: row {i}", row))
+        return out
+    if isinstance(data, dict) and data and all(isinstance(v, (dict, str)) for v in data.values()):
+        return [
+            (f"{path}: row {key}", {"id": key, **v} if isinstance(v, dict) else {"id": key, "response": v})
+            for key, v in data.items()
+        ]
+    return [(f"{path}: row {i}", row) for i, row in enumerate(read_jsonl(path), 1)]
+
+
+def row_id(row: dict, where: str, keys: tuple[str, ...] = ("id", "index")) -> str:
+    for key in keys:
+        value = row.get(key)
+        if value is not None and value != "":
+            if not isinstance(value, (str, int)) or isinstance(value, bool):
+                raise UserError(
+                    f"{where}: field {key!r} should be a string or an integer, got {type(value).__name__}"
+                )
+            return str(value)
+    raise UserError(f"{where}: missing field {keys[0]!r}" + (f" (or {keys[1]!r})" if len(keys) > 1 else ""))
+
+
+def text_field(row: dict, where: str, keys: tuple[str, ...] = ("prediction", "response")) -> tuple[str, str]:
+    """(key, text) of the first of `keys` present in the row; its value must be a string."""
+    for key in keys:
+        if key in row and row[key] is not None:
+            value = row[key]
+            if not isinstance(value, str):
+                raise UserError(f"{where}: field {key!r} should be str, got {type(value).__name__}")
+            return key, value
+    main = "response" if "response" in keys else keys[0]
+    others = ", ".join(repr(k) for k in keys if k != main)
+    raise UserError(f"{where}: missing field {main!r}" + (f" (or {others})" if others else ""))
+
+
+def match_results(
+    rows: Rows, gold: dict[str, dict], gold_desc: str, ids: Any = None
+) -> list[tuple[str, dict, dict]]:
+    """(where, row, gold item) per results row; unknown and repeated ids raise UserError.
+    `ids(row, where)` maps a row to the id of its item (default: `id`, else `index`)."""
+    seen: dict[str, str] = {}
+    out = []
+    for where, row in rows:
+        key = ids(row, where) if ids is not None else row_id(row, where)
+        if key not in gold:
+            raise UserError(f"{where}: field 'id': {key!r} is not an item of {gold_desc}")
+        if key in seen:
+            raise UserError(f"{where}: id {key!r} appears twice (first at {seen[key]})")
+        seen[key] = where
+        out.append((where, row, gold[key]))
+    return out
+
+
+# ------------------------------------------------------------------ images
+
+
+def check_image(data: bytes, where: str, field: str) -> bytes:
+    """The bytes, after PIL has checked that they are an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UserError(f"{where}: field {field!r} is not a readable image ({exc})") from exc
+    return data
+
+
+def decode_base64_image(value: str, where: str, field: str) -> bytes:
+    try:
+        data = base64.b64decode(value, validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise UserError(f"{where}: field {field!r} is not base64 ({exc})") from exc
+    return check_image(data, where, field)
+
+
+def image_cells(value: Any, root: Path, where: str, field: str) -> tuple[list[str], list[bytes]]:
+    """(paths, encoded bytes) of a HF image cell, a list of them, or a path string relative to
+    `root`; missing files are skipped (releases without images)."""
+    paths: list[str] = []
+    blobs: list[bytes] = []
+    cells = value if isinstance(value, list) else [value]
+    for cell in cells:
+        if cell is None:
+            continue
+        if isinstance(cell, dict):
+            data, ref = cell.get("bytes"), cell.get("path")
+            if data:
+                blobs.append(check_image(bytes(data), where, field))
+                continue
+        elif isinstance(cell, str):
+            ref = cell
+        else:
+            raise UserError(f"{where}: field {field!r} should be an image, got {type(cell).__name__}")
+        if ref:
+            p = Path(ref) if Path(ref).is_absolute() else root / ref
+            if p.is_file():
+                paths.append(str(p.resolve()))
+    return paths, blobs
+
+
+def image_format(data: bytes) -> str:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        fmt = (im.format or "png").lower()
+    return {"jpeg": "jpg"}.get(fmt, fmt)
+
+
+def save_images(items: list[dict], folder: str | Path) -> list[dict]:
+    """Write each item's `image_bytes` to `folder` as `<id>_<k>.<ext>` and append the paths to its
+    `images` (a file already there with the same size is reused). Returns the items."""
+    out = Path(folder).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    for item in items:
+        blobs = item.get("image_bytes") or []
+        if not blobs:
+            continue
+        stem = re.sub(r"[^\w.-]", "_", str(item["id"]))
+        paths = list(item.get("images") or [])
+        for k, data in enumerate(blobs):
+            p = out / f"{stem}_{k}.{image_format(data)}"
+            if not (p.is_file() and p.stat().st_size == len(data)):
+                p.write_bytes(data)
+            if str(p.resolve()) not in paths:
+                paths.append(str(p.resolve()))
+        item["images"] = paths
+    return items

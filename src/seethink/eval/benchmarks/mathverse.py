@@ -1,0 +1,252 @@
+"""MathVerse (testmini): loader, a rule-based stand-in for the official GPT judge, and the
+official aggregation (ZrrSkywalker/MathVerse `evaluation/score_answer_s2.py`).
+
+Data, either of:
+* the official files `testmini.json` (3,940 items: 788 problems x 5 versions) and
+  `testmini_text_only.json` (788), lists of rows `sample_index`, `problem_index`,
+  `problem_version`, `question`, `image` (a path such as `images_version_1-4/image_685.png`,
+  looked up in the data folder and `images/`), `answer`, `question_type` (multi-choice /
+  free-form), `metadata` (`split`, `source`, `subject`, `subfield`), `query_wo`, `query_cot`,
+  `question_for_eval`;
+* the HF release (AI4Math/MathVerse, configs testmini / testmini_text_only) as parquet or
+  `save_to_disk`, the same columns with `image` embedded.
+Splits: `testmini` (default), `testmini_text_only`.
+
+Results: one row per item with `id` (or `sample_index`) and `response` (`model_answer`, the
+official output field, is accepted too); a row with `extraction` (the official step-1 output)
+uses it as the extracted answer; `prediction` is taken as an extracted answer as well.
+
+Judging. The official pipeline extracts the answer with GPT-4 and asks GPT-4 whether it matches.
+The rule-based fallback here:
+* extraction (rows without `extraction` / `prediction`): the final-answer span (after any
+  `</think>`: the last `\\boxed{...}`, else the text after the last "answer is" / "answer:" up to
+  the end of its line); without one, for multiple choice the whole response, for free-form the
+  last number (when the gold answer is a number) or else the last non-empty line;
+* multiple choice (`question_type` multi-choice, gold a letter): the letter from
+  `extract_letter` on the extraction (options parsed from the "Choices:" block of the question:
+  "A:2", "B:2√{3}", ...) must equal the gold letter;
+* free-form: equal to the gold answer after stripping spaces and `$`, case-insensitive (the
+  official quick-match is exact equality), or equivalent under `seethink.rewards.math_equal`
+  (numbers, fractions and LaTeX via math-verify).
+Aggregation, as the official script: overall accuracy and accuracy per `problem_version`,
+per `subject` and per `subfield` (metadata), in percent (2 decimals, as lmms-eval prints them).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from seethink.errors import UserError
+
+from ._choice import after_think, extract_letter, final_answer_span, parse_option_lines
+from ._common import Benchmark, image_paths, need, percent, read_json, tally
+from ._formats import (
+    HF_MARKERS,
+    hf_splits,
+    image_cells,
+    match_results,
+    pick_split,
+    read_hf,
+    read_results,
+    row_id,
+)
+
+SPLITS = ("testmini", "testmini_text_only")
+MARKERS = ("testmini.json", "testmini_text_only.json", *HF_MARKERS)
+BREAKDOWN_KEYS = ("problem_version", "subject", "subfield", "question_type")
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+
+
+def parse_choices(question: str) -> dict[str, str]:
+    """The options of the "Choices:" block ("A:2", "B:2√{3}", ...); {} without one."""
+    at = question.rfind("Choices:")
+    return parse_option_lines(question[at:]) if at >= 0 else {}
+
+
+def _item(row: dict, where: str, base: Path, images: bool, hf: bool) -> dict:
+    meta = need(row, "metadata", where, dict)
+    for key in ("subject", "subfield"):
+        need(meta, key, f"{where} metadata", str)
+    question = need(row, "question", where, str)
+    for_eval = row.get("question_for_eval") or question
+    choices = parse_choices(for_eval) or parse_choices(question)
+    paths: list[str] = []
+    blobs: list[bytes] = []
+    if images:
+        if hf:
+            paths, blobs = image_cells(row.get("image"), base, where, "image")
+        elif isinstance(row.get("image"), str) and row["image"]:
+            paths = image_paths(base, [row["image"]]) or image_paths(base / "images", [row["image"]])
+    return {
+        "id": str(need(row, "sample_index", where, (str, int))),
+        "question": question,
+        "options": list(choices.values()),
+        "option_letters": list(choices),
+        "answer": str(need(row, "answer", where, (str, int, float))).strip(),
+        "images": paths,
+        **({"image_bytes": blobs} if hf else {}),
+        "question_type": need(row, "question_type", where, str),
+        "problem_version": need(row, "problem_version", where, str),
+        "problem_index": str(row.get("problem_index", "")),
+        "metadata": meta,
+        "query_wo": row.get("query_wo"),
+        "query_cot": row.get("query_cot"),
+        "question_for_eval": for_eval,
+    }
+
+
+def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
+    split = split or "testmini"
+    if split not in SPLITS:
+        raise UserError(f"mathverse: unknown split {split!r} (known: {', '.join(SPLITS)})")
+    base = root if root.is_dir() else root.parent
+    official = base / f"{split}.json"
+    if root.is_dir() and official.is_file():
+        raw = read_json(official)
+        if not isinstance(raw, list):
+            raise UserError(f"{official}: expected a JSON list of items")
+        items = []
+        for n, row in enumerate(raw, 1):
+            if not isinstance(row, dict):
+                raise UserError(f"{official}: row {n}: not a JSON object")
+            items.append(_item(row, f"{official}: row {n}", base, images, hf=False))
+    else:
+        groups = hf_splits(root)
+        if not groups:
+            raise UserError(f"mathverse: {root} has neither {split}.json nor HF parquet/save_to_disk data")
+        sources = pick_split(groups, split, "mathverse", root)
+        drop = () if images else ("image",)
+        items = [_item(row, where, base, images, hf=True) for where, row in read_hf(sources, drop=drop)]
+    seen: set[str] = set()
+    for it in items:
+        if it["id"] in seen:
+            raise UserError(f"mathverse: sample_index {it['id']!r} appears twice in {root}")
+        seen.add(it["id"])
+    return items
+
+
+def load(data_dir: Path, split: str | None = None) -> list[dict]:
+    return _load(Path(data_dir), split)
+
+
+def _is_number(text: str) -> bool:
+    return bool(re.fullmatch(r"-?\d+(?:\.\d+)?", text.strip()))
+
+
+def extract_answer(response: str, item: dict) -> str:
+    """The rule-based extraction (see the module docstring)."""
+    span = final_answer_span(response)
+    if span is not None:
+        return span
+    text = after_think(response).strip()
+    if item["question_type"] == "multi-choice":
+        return text
+    if _is_number(item["answer"]):
+        nums = _NUMBER.findall(text)
+        if nums:
+            return nums[-1].replace(",", "")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text.replace("$", "")).lower().rstrip(".")
+
+
+def is_correct(extraction: str, item: dict) -> tuple[bool, str | None]:
+    """(correct, letter read for multiple choice)."""
+    gold = item["answer"]
+    if item["question_type"] == "multi-choice" and len(gold) == 1 and gold.isalpha():
+        letters = "".join(item["option_letters"]) or "ABCDE"
+        options = dict(zip(item["option_letters"], item["options"], strict=True))
+        letter = extract_letter(extraction, letters, options)
+        return letter == gold.upper(), letter
+    if not extraction.strip():
+        return False, None
+    if _squash(extraction) == _squash(gold):
+        return True, None
+    from seethink.rewards.mathcheck import math_equal
+
+    return math_equal(extraction, gold), None
+
+
+def judge(results_path: Path, data_dir: Path) -> list[dict]:
+    """One verdict per results row: id, extraction, letter, correct, extracted_by, groups."""
+    gold = _gold(Path(data_dir))
+    gold_desc = f"MathVerse testmini in {data_dir}"
+    verdicts = []
+    rows = read_results(results_path)
+    for where, row, item in match_results(rows, gold, gold_desc, _result_key):
+        if isinstance(row.get("extraction"), str):
+            extraction, by = row["extraction"], "file"
+        elif isinstance(row.get("prediction"), str):
+            extraction, by = row["prediction"], "file"
+        else:
+            response = row.get("response", row.get("model_answer"))
+            if response is None:
+                raise UserError(f"{where}: missing field 'response'")
+            if not isinstance(response, str):
+                raise UserError(f"{where}: field 'response' should be str, got {type(response).__name__}")
+            extraction, by = extract_answer(response, item), "rules"
+        ok, letter = is_correct(extraction, item)
+        verdicts.append(
+            {
+                "id": item["id"],
+                "extraction": extraction,
+                "letter": letter,
+                "answer": item["answer"],
+                "correct": ok,
+                "extracted_by": by,
+                "groups": {
+                    "problem_version": item["problem_version"],
+                    "subject": item["metadata"]["subject"],
+                    "subfield": item["metadata"]["subfield"],
+                    "question_type": item["question_type"],
+                },
+            }
+        )
+    return verdicts
+
+
+def _result_key(row: dict, where: str) -> str:
+    return row_id(row, where, ("id", "sample_index", "index"))
+
+
+def _gold(root: Path) -> dict[str, dict]:
+    """testmini, plus testmini_text_only when the folder has it and its ids are distinct."""
+    gold = {it["id"]: it for it in _load(root, "testmini", images=False)}
+    try:
+        text_only = _load(root, "testmini_text_only", images=False)
+    except UserError:
+        return gold
+    if not any(it["id"] in gold for it in text_only):
+        gold.update((it["id"], it) for it in text_only)
+    return gold
+
+
+def aggregate(verdicts: list[dict]) -> dict:
+    correct = sum(v["correct"] for v in verdicts)
+    return {
+        "benchmark": "mathverse",
+        "correct": correct,
+        "total": len(verdicts),
+        "accuracy": percent(correct, len(verdicts)),
+        "extracted_by_rules": sum(v["extracted_by"] == "rules" for v in verdicts),
+        "breakdown": {k: tally((v["groups"][k], v["correct"]) for v in verdicts) for k in BREAKDOWN_KEYS},
+    }
+
+
+def score(results_path: Path, data_dir: Path) -> dict:
+    return aggregate(judge(results_path, data_dir))
+
+
+BENCHMARK = Benchmark(
+    name="mathverse",
+    load=load,
+    judge=judge,
+    score=score,
+    markers=MARKERS,
+    splits=SPLITS,
+    description="MathVerse testmini: 3,940 items in 5 versions; rule-based fallback for the GPT judge",
+)

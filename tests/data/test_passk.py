@@ -1,0 +1,119 @@
+"""pass@K annotation on the tiny random model: columns, one expanded prompt per item, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from seethink.data.commands import register
+from seethink.data.export import write_toy_items
+from seethink.data.images import item_images
+from seethink.data.passk import pass_at_k, score_samples
+from seethink.errors import UserError
+from seethink.rewards.core import build_reward
+from seethink.utils import read_jsonl, write_jsonl
+
+K = 3
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread(monkeypatch):
+    """A tiny model decodes ~100x slower with 2 spinning threads when other jobs hold the cores."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("SEETHINK_THREADS", "1")  # the CLI pins threads itself
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_model_dir: Path):
+    from seethink.models.load import load_model
+
+    return load_model(tiny_model_dir)
+
+
+def _run(src: Path, out: Path, loaded, **kw):
+    return pass_at_k("unused", src, out, k=K, max_new_tokens=6, batch_size=2, progress=False,
+                     model_and_processor=loaded, **kw)
+
+
+def test_pass_rate_columns_and_one_generate_call_per_batch(tmp_path: Path, loaded, monkeypatch):
+    src = write_toy_items("perception", 3, "train", 0, tmp_path / "p.jsonl")
+    model = loaded[0]
+    calls: list[dict] = []
+    real = model.generate
+
+    def spy(**kw):
+        calls.append({"n": kw["num_return_sequences"], "prompts": kw["input_ids"].shape[0],
+                      "images": kw["image_grid_thw"].shape[0], "sample": kw["do_sample"]})
+        return real(**kw)
+
+    monkeypatch.setattr(model, "generate", spy)
+    out = tmp_path / "out" / "p_pk.jsonl"
+    stats = _run(src, out, loaded)
+    # 3 prompts in batches of 2: two generate calls, each prompt encoded once and expanded K times.
+    assert calls == [{"n": K, "prompts": 2, "images": 2, "sample": True}, {"n": K, "prompts": 1, "images": 1, "sample": True}]
+    rows = read_jsonl(out)
+    inp = read_jsonl(src)
+    assert [r["id"] for r in rows] == [r["id"] for r in inp] and stats["sampled"] == 3
+    for r, orig in zip(rows, inp, strict=True):
+        assert len(r["predictions"]) == K and all(isinstance(p, str) for p in r["predictions"])
+        assert len(r["correctness"]) == K and all(isinstance(c, bool) for c in r["correctness"])
+        assert r["pass_rate"] == sum(r["correctness"]) / K
+        assert {k: v for k, v in r.items() if k not in ("predictions", "correctness", "pass_rate", "images")} == {
+            k: v for k, v in orig.items() if k != "images"}
+        # Images still resolve from the output's folder.
+        assert item_images(r, out.parent)[0].tobytes() == item_images(orig, src.parent)[0].tobytes()
+
+
+def test_resume_after_truncation(tmp_path: Path, loaded):
+    src = write_toy_items("text", 4, "train", 1, tmp_path / "t.jsonl")
+    out = tmp_path / "t_pk.jsonl"
+    first = _run(src, out, loaded)
+    assert first["sampled"] == 4
+    full = read_jsonl(out)
+    # Simulate a kill: two finished rows, then half a line.
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text(lines[0] + lines[1] + lines[2][: len(lines[2]) // 2])
+    again = _run(src, out, loaded)
+    assert again["reused"] == 2 and again["sampled"] == 2
+    rows = read_jsonl(out)
+    assert [r["id"] for r in rows] == [r["id"] for r in full]  # same rows, same order, no duplicates
+    assert rows[:2] == full[:2]
+    assert _run(src, out, loaded)["sampled"] == 0  # finished: nothing to do
+    assert read_jsonl(out) == rows
+
+
+def test_default_reward_grades_samples():
+    item = {"question": "q", "options": ["1", "2", "3", "4"], "answer": "B"}
+    got = score_samples(["<think> x</think> \\boxed{B}", "\\boxed{A}", "<think> y</think> \\boxed{2}"], item,
+                        build_reward())
+    assert got["correctness"] == [True, False, True] and got["pass_rate"] == pytest.approx(2 / 3)
+
+
+def test_input_checks(tmp_path: Path, loaded):
+    src = tmp_path / "d.jsonl"
+    write_jsonl(src, [{"id": "a", "question": "1+1?", "answer": "2"}, {"id": "a", "question": "2+2?", "answer": "4"}])
+    with pytest.raises(UserError, match=r"d\.jsonl, row 2, field 'id': duplicate id 'a'"):
+        _run(src, tmp_path / "o.jsonl", loaded)
+    with pytest.raises(UserError, match="temperature must be > 0"):
+        _run(src, tmp_path / "o.jsonl", loaded, temperature=0.0)
+
+
+def test_cli_passk(tmp_path: Path, tiny_model_dir: Path):
+    src = write_toy_items("visual", 2, "train", 0, tmp_path / "v.jsonl")
+    app, data = typer.Typer(), typer.Typer()
+    app.add_typer(data, name="data")
+    register(data)
+    out = tmp_path / "v_pk.jsonl"
+    r = CliRunner().invoke(app, ["data", "passk", "--model", str(tiny_model_dir), "--input", str(src), "--k", "2",
+                                 "--out", str(out), "--max-new-tokens", "4", "--temperature", "0.7"])
+    assert r.exit_code == 0, r.output
+    assert "pass@2: 2 rows" in r.output
+    assert all(len(row["predictions"]) == 2 for row in read_jsonl(out))
