@@ -53,37 +53,49 @@ def _metrics_callback(path: Path, stage: str, variant: str) -> Any:
     return MetricsToJsonl()
 
 
-def _part_reward(part: str, combined: Any) -> Any:
+class _SharedReward:
+    """Computes the combined reward once per (completion, item) for all of TRL's part functions.
+
+    TRL calls each reward function on the whole batch in turn; without this every part
+    function would recompute every part (math-verify included).
+    """
+
+    def __init__(self, combined: Any) -> None:
+        self.combined = combined
+        self.items: dict[str, dict] = {}
+        self.last: dict[tuple[str, str], dict[str, float]] = {}
+
+    def parts(self, completion: Any, raw: str) -> dict[str, float]:
+        key = (json.dumps(completion) if not isinstance(completion, str) else completion, raw)
+        hit = self.last.get(key)
+        if hit is None:
+            item = self.items.get(raw)
+            if item is None:
+                if len(self.items) > 50_000:
+                    self.items.clear()
+                item = self.items[raw] = json.loads(raw)
+            if len(self.last) > 4096:  # one generation batch is far smaller; keep memory bounded
+                self.last.clear()
+            hit = self.last[key] = self.combined(completion, item)
+        return hit
+
+
+def _part_reward(part: str, shared: _SharedReward) -> Any:
     """A TRL reward function returning one part of our combined reward."""
 
     def fn(prompts: list, completions: list, item: list[str], **_: Any) -> list[float]:
-        out = []
-        for completion, raw in zip(completions, item, strict=True):
-            parts = combined(completion, _item_cache(raw))
-            out.append(float(parts.get(part, 0.0)))
-        return out
+        return [float(shared.parts(c, raw).get(part, 0.0)) for c, raw in zip(completions, item, strict=True)]
 
     fn.__name__ = part  # TRL names the log keys after the function
     return fn
-
-
-_CACHE: dict[str, dict] = {}
-
-
-def _item_cache(raw: str) -> dict:
-    item = _CACHE.get(raw)
-    if item is None:
-        if len(_CACHE) > 50_000:
-            _CACHE.clear()
-        item = _CACHE[raw] = json.loads(raw)
-    return item
 
 
 def reward_functions(spec: RewardSpec) -> tuple[list[Any], list[float]]:
     combined = build_reward(0.0, 0.0, spec.extra, spec.extra_weights, timeout_s=spec.timeout_s)
     names = ["accuracy", "format", *(part_name(e) for e in spec.extra)]
     weights = [spec.accuracy_weight, spec.format_weight, *(spec.extra_weights or [1.0] * len(spec.extra))]
-    return [_part_reward(n, combined) for n in names], weights
+    shared = _SharedReward(combined)
+    return [_part_reward(n, shared) for n in names], weights
 
 
 def set_vision_frozen(model: Any, frozen: bool) -> int:
