@@ -97,3 +97,12 @@ def test_split_is_deterministic_85_5_10(tmp_path: Path):
     paths = write_splits(items[:30], tmp_path)
     assert sum(len(read_jsonl(p)) for p in paths.values()) == 30
     assert all(r["images"] for r in read_jsonl(paths["train"]))
+
+
+def test_synth_command_writes_splits(cli, tmp_path):
+    out = tmp_path / "synth"
+    code, stdout, err = cli(["data", "synth", "--n-scenes", "40", "--out", str(out)])
+    assert code == 0, err
+    rows = {name: (out / f"{name}.jsonl").read_text().splitlines() for name in ("train", "val", "test")}
+    assert sum(len(v) for v in rows.values()) > 40
+    assert len(rows["train"]) > len(rows["test"]) > 0

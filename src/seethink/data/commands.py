@@ -106,9 +106,42 @@ def data_export_easyr1(
     typer.echo(json.dumps(info, indent=2))
 
 
+def data_synth(
+    out: Annotated[Path, typer.Option(help="output folder for train.jsonl, val.jsonl, test.jsonl (+ images)")],
+    n_scenes: Annotated[int, typer.Option(help="scenes to draw questions from")] = 200,
+    per_scene: Annotated[int | None, typer.Option(help="at most this many questions per scene")] = 3,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    filter_model: Annotated[list[str] | None, typer.Option(
+        "--filter-model", help="keep items this model gets wrong from the image and right from the caption "
+        "(PATH or toy; repeat to intersect several)")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="tokens per filter answer")] = 64,
+) -> None:
+    """Perception data from captions: template questions, caption filter, 85/5/10 split."""
+    from seethink.data.synth import caption_filter, synthesize, write_splits
+    from seethink.models.load import load_model
+    from seethink.models.resolve import resolve_model
+    from seethink.utils import pin_threads
+
+    if n_scenes < 1:
+        raise UserError("--n-scenes must be >= 1")
+    items = synthesize(n_scenes, seed, per_scene=per_scene)
+    typer.echo(f"synthesized {len(items)} questions from {n_scenes} scenes")
+    if filter_model:
+        pin_threads()
+        models = [load_model(resolve_model(m)) for m in filter_model]
+        items, stats = caption_filter(items, models, max_new_tokens=max_new_tokens)
+        for name, f in zip(filter_model, stats["filters"], strict=True):
+            typer.echo(f"  filter {name}: image acc {f['image_accuracy']:.2f}, caption acc "
+                       f"{f['caption_accuracy']:.2f}, passed {f['passed']}")
+        typer.echo(f"kept {stats['kept']} of {stats['items']} (intersection of {len(models)} filter(s))")
+    paths = write_splits(items, out)
+    typer.echo(", ".join(f"{k}: {p}" for k, p in paths.items()))
+
+
 def register(data_app: typer.Typer) -> None:
     """Add `convert`, `passk`, `curriculum` and `export-easyr1` to the `seethink data` sub-app."""
     data_app.command("convert")(data_convert)
+    data_app.command("synth")(data_synth)
     data_app.command("passk")(data_passk)
     data_app.command("curriculum")(data_curriculum)
     data_app.command("export-easyr1")(data_export_easyr1)
