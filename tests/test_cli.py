@@ -83,3 +83,16 @@ def test_eval_command_on_a_local_model(cli, tiny_model_dir, tmp_path):
     assert (out / "predictions.jsonl").is_file() and (out / "metrics.json").is_file()
     code, _, err = cli(["eval", "--model", str(tiny_model_dir), "--capabilities", "smell"])
     assert code == 2 and "unknown capability" in err
+
+
+def test_eval_does_not_reuse_another_models_results(cli, tiny_model_dir, tmp_path):
+    from seethink.models.build_toy import build_toy
+
+    other = build_toy(tmp_path / "other", seed=5)
+    out = tmp_path / "ev"
+    args = ["--capabilities", "text", "--n", "2", "--out", str(out), "--no-ablation", "eval.max_new_tokens=4"]
+    assert cli(["eval", "--model", str(tiny_model_dir), *args])[0] == 0
+    code, stdout, err = cli(["eval", "--model", str(other), *args])
+    assert code == 0 and "already evaluated" not in stdout + err
+    code, stdout, err = cli(["eval", "--model", str(other), *args])
+    assert "already evaluated" in stdout + err

@@ -18,9 +18,16 @@ def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recip
     from seethink.eval.toy import evaluate_model
     from seethink.models.load import load_model
 
+    import hashlib
+
     out = Path(out_dir)
     done = out / "metrics.json"
-    if done.is_file():
+    # What was evaluated: reuse a finished evaluation only for the same model and items.
+    key = {"model": str(Path(model_path).resolve()),
+           "items": hashlib.sha1("|".join(it["id"] for it in items).encode()).hexdigest()[:16],
+           "ablation": recipe.eval.ablation, "max_new_tokens": recipe.eval.max_new_tokens}
+    key_file = out / "eval_key.json"
+    if done.is_file() and key_file.is_file() and json.loads(key_file.read_text()) == key:
         log(f"[eval] {out} already evaluated, reusing")
         return json.loads(done.read_text())
     model, processor = load_model(model_path, trust_remote_code=recipe.model.trust_remote_code,
@@ -32,6 +39,7 @@ def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recip
         batch_size=recipe.eval.batch_size, cell_px=recipe.toy.cell_px, name=out.name,
     )
     write_jsonl(out / "predictions.jsonl", preds)
+    write_json(key_file, key)
     write_json(done, metrics)  # written last: its presence means the evaluation finished
     return metrics
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seethink.errors import UserError
-from seethink.utils import read_jsonl
+from seethink.utils import read_jsonl, write_jsonl
 
 from ._common import Benchmark, image_paths, need, percent, tally
 from ._latex_value import rounded, value
@@ -331,6 +331,15 @@ def aggregate(verdicts: list[dict]) -> dict:
 
 def score(results_path: Path, data_dir: Path) -> dict:
     return aggregate(judge(results_path, data_dir))
+
+
+RESULTS_FILE = "results.jsonl"
+
+
+def write_results(items: list[dict], responses: list[str], path: str | Path) -> Path:
+    """The official results file (`outputs/NAME.jsonl`): one row per item, `id` and `response`."""
+    write_jsonl(path, [{"id": it["id"], "response": r} for it, r in zip(items, responses, strict=True)])
+    return Path(path)
 
 
 BENCHMARK = Benchmark(

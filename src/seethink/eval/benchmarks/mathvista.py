@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 
 from seethink.errors import UserError
+from seethink.utils import write_json
 
 from ._common import Benchmark, image_paths, need, percent, read_json, tally
 
@@ -269,6 +270,32 @@ def aggregate(verdicts: list[dict]) -> dict:
 
 def score(results_path: Path, data_dir: Path) -> dict:
     return aggregate(judge(results_path, data_dir))
+
+
+RESULTS_FILE = "results.json"
+
+
+def write_results(items: list[dict], responses: list[str], path: str | Path) -> Path:
+    """The official output format: a JSON object pid -> the testmini fields plus `response`.
+    No `extraction` is written, so scoring extracts with the documented rules (`extract_answer`);
+    the official GPT-4 extraction can be run on this file and fills `extraction` in."""
+    out: dict[str, dict] = {}
+    for it, r in zip(items, responses, strict=True):
+        out[it["id"]] = {
+            "pid": it["id"],
+            "question": it["question"],
+            "image": it.get("image"),
+            "choices": it.get("choices") or None,
+            "unit": it.get("unit"),
+            "precision": it.get("precision"),
+            "answer": it["answer"],
+            "question_type": it["question_type"],
+            "answer_type": it["answer_type"],
+            "metadata": it["metadata"],
+            "response": r,
+        }
+    write_json(path, out)
+    return Path(path)
 
 
 BENCHMARK = Benchmark(

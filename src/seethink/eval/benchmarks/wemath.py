@@ -34,7 +34,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from seethink.errors import UserError
-from seethink.utils import read_jsonl
+from seethink.utils import read_jsonl, write_json
 
 from ._common import Benchmark, image_paths, need, percent, read_json, tally
 
@@ -261,6 +261,47 @@ def score(results_path: Path, data_dir: Path) -> dict:
     ):
         raise UserError(f"{nodes_path}: expected a list of nodes with 'full node' and 'root2'")
     return aggregate(judge(results_path, data_dir), nodes)
+
+
+RESULTS_FILE = "results.json"
+
+
+def select_items(items: list[dict], limit: int) -> list[dict]:
+    """The first `limit` items, rounded up to whole problem groups (scoring needs every group
+    complete), groups taken in first-seen order and their rows in file order."""
+    order: list[str] = []
+    size: dict[str, int] = defaultdict(int)
+    for it in items:
+        if it["group"] not in size:
+            order.append(it["group"])
+        size[it["group"]] += 1
+    chosen: set[str] = set()
+    count = 0
+    for gid in order:
+        if count >= limit:
+            break
+        chosen.add(gid)
+        count += size[gid]
+    return [it for it in items if it["group"] in chosen]
+
+
+def write_results(items: list[dict], responses: list[str], path: str | Path) -> Path:
+    """The official results format: the testmini rows (a JSON list), each with `response`."""
+    rows = [
+        {
+            "ID": it["group"],
+            "key": it["key"],
+            "knowledge concept": it["knowledge_concept"],
+            "question": it["question"],
+            "option": it["option"],
+            "answer": it["answer"],
+            "image_path": it.get("image_path"),
+            "response": r,
+        }
+        for it, r in zip(items, responses, strict=True)
+    ]
+    write_json(path, rows)
+    return Path(path)
 
 
 BENCHMARK = Benchmark(
