@@ -13,12 +13,11 @@ from seethink.utils import read_jsonl, write_json, write_jsonl
 def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recipe, out_dir: str | Path,
                         log: Any = print) -> dict:
     """Metrics of a checkpoint (cached in out_dir/metrics.json once complete)."""
+    import hashlib
     import json
 
     from seethink.eval.toy import evaluate_model
     from seethink.models.load import load_model
-
-    import hashlib
 
     out = Path(out_dir)
     done = out / "metrics.json"
