@@ -96,3 +96,24 @@ def test_eval_does_not_reuse_another_models_results(cli, tiny_model_dir, tmp_pat
     assert code == 0 and "already evaluated" not in stdout + err
     code, stdout, err = cli(["eval", "--model", str(other), *args])
     assert "already evaluated" in stdout + err
+
+
+def test_eval_on_real_benchmark_items(cli, tiny_model_dir, tmp_path):
+    from conftest import SHARED
+
+    root = SHARED / "benchmarks"
+    if not (root / "mathvision" / "testmini.jsonl").is_file():
+        pytest.skip("../shared/benchmarks is not beside this clone")
+    out = tmp_path / "bench"
+    code, stdout, err = cli(["eval", "--model", str(tiny_model_dir), "--benchmarks", "mathvision",
+                             "--data-root", str(root), "--limit", "2", "--max-new-tokens", "6", "--out", str(out)])
+    assert code == 0, err
+    metrics = json.loads(stdout[stdout.index("{"):])
+    assert metrics["mathvision"]["total"] == 2
+    # the written results file is in the official format: `seethink score` re-scores it
+    results = next(p for p in (out / "mathvision").iterdir() if p.name.startswith("results"))
+    code, stdout, err = cli(["score", "mathvision", str(results), "--data", str(root / "mathvision")])
+    assert code == 0, err
+    assert json.loads(stdout)["total"] == 2
+    code, _, err = cli(["eval", "--model", str(tiny_model_dir), "--benchmarks", "mathvision"])
+    assert code == 2 and "--data-root" in err

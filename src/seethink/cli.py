@@ -59,21 +59,51 @@ def run(
 @app.command("eval")
 def eval_cmd(
     model: Annotated[str, typer.Option(help="local HF model directory, or 'toy'")] = "toy",
+    benchmarks: Annotated[str | None, typer.Option(
+        help="comma list of benchmarks (mathvision,wemath,...); without it: the toy held-out sets")] = None,
+    data_root: Annotated[Path | None, typer.Option(help="folder holding one sub-folder per benchmark")] = None,
+    data: Annotated[list[str] | None, typer.Option(help="NAME=DIR for one benchmark's data; repeat")] = None,
+    limit: Annotated[int | None, typer.Option(help="first N items of each benchmark")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="tokens per answer (benchmarks)")] = 512,
+    batch_size: Annotated[int, typer.Option(help="prompts per generate call (benchmarks)")] = 16,
     capabilities: Annotated[str, typer.Option(help="comma list of toy capabilities")] = "perception,text,visual",
     n: Annotated[int, typer.Option(help="held-out items per capability")] = 200,
     out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/eval"),
     ablation: Annotated[bool, typer.Option(help="also score with blank / shuffled images")] = True,
     overrides: Overrides = None,
 ) -> None:
-    """Evaluate a checkpoint on the toy held-out sets (predictions + metrics.json in --out)."""
+    """Evaluate a checkpoint on benchmarks (official result files + metrics) or the toy held-out sets."""
     import dataclasses
 
-    from seethink.eval.run import evaluate_checkpoint
     from seethink.models.resolve import resolve_model
-    from seethink.training.pipeline import eval_items
     from seethink.utils import pin_threads
 
     recipe = _recipe(None, overrides)
+    pin_threads(recipe.threads or None)
+    if benchmarks:
+        from seethink.eval.bench_run import evaluate_benchmarks
+
+        names = [b.strip() for b in benchmarks.split(",") if b.strip()]
+        paths = {}
+        for spec in data or []:
+            if "=" not in spec:
+                raise UserError(f"--data expects NAME=DIR, got {spec!r}")
+            name, _, folder = spec.partition("=")
+            paths[name.strip()] = Path(folder)
+        if data_root is None and not all(nm in paths for nm in names):
+            raise UserError("give --data-root DIR (one folder per benchmark) or --data NAME=DIR for each")
+        results = evaluate_benchmarks(
+            resolve_model(model, recipe), names, data_root=data_root, data_paths=paths, limit=limit, out_dir=out,
+            max_new_tokens=max_new_tokens, batch_size=batch_size, dtype=recipe.model.dtype,
+            trust_remote_code=recipe.model.trust_remote_code,
+        )
+        typer.echo(json.dumps({k: {m: v.get(m) for m in ("correct", "total", "accuracy")} for k, v in
+                               results.items()}, indent=2))
+        return
+
+    from seethink.eval.run import evaluate_checkpoint
+    from seethink.training.pipeline import eval_items
+
     caps = [c.strip() for c in capabilities.split(",") if c.strip()]
     bad = [c for c in caps if c not in ("perception", "text", "visual")]
     if bad:
@@ -81,7 +111,6 @@ def eval_cmd(
     recipe.stages = [dataclasses.replace(recipe.stages[0], name=c, tasks=[f"toy_{c}"]) for c in caps]
     recipe.eval.items_per_capability = n
     recipe.eval.ablation = ablation
-    pin_threads(recipe.threads or None)
     path = resolve_model(model, recipe)
     metrics = evaluate_checkpoint(path, eval_items(recipe), recipe, out)
     typer.echo(json.dumps(metrics, indent=2))

@@ -1,0 +1,104 @@
+"""Benchmark evaluation throughput: `evaluate_benchmarks` (batched) vs a per-item generate loop.
+
+Same model (a fresh random tiny VLM unless --model), same items (real MATH-Vision testmini items
+from ../shared/benchmarks/mathvision when present, else toy-world items), greedy decoding, the
+same prompt and images, measured side by side in one run. The baseline generates one item at a
+time (batch size 1), as the Hugging Face back ends of VLMEvalKit and lmms-eval do; seethink
+batches length-sorted items with the KV cache (`seethink.eval.engine.generate`). The outputs
+are checked to be identical. Target: >= 4x on CPU with the tiny model.
+
+    python benchmarks/eval_throughput.py [--items 16] [--max-new-tokens 32] [--batch-size 16] [--threads 1]
+
+Two torch threads on a machine whose cores are busy (e.g. with a training job) make both sides
+several times slower and the ratio noise; measure with --threads 1 there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+SHARED_MATHV = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "mathvision"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--items", type=int, default=16)
+    ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--model", default=None, help="model dir (default: a fresh random tiny VLM)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads (default: SEETHINK_THREADS or min(2, cores)); use 1 on a busy machine")
+    ap.add_argument("--data", type=Path, default=SHARED_MATHV, help="MATH-Vision folder (toy items if absent)")
+    args = ap.parse_args()
+
+    from seethink.data.images import item_images
+    from seethink.data.prompts import render_prompt
+    from seethink.eval.bench_run import evaluate_benchmarks, read_responses
+    from seethink.eval.benchmarks import load
+    from seethink.eval.engine import generate
+    from seethink.models.build_toy import build_toy
+    from seethink.models.load import load_model
+    from seethink.utils import pin_threads
+
+    threads = pin_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(args.model) if args.model else build_toy(Path(tmp) / "model")
+        model, processor = load_model(model_dir)
+        real = (args.data / "testmini.jsonl").is_file()
+        if real:
+            items = load("mathvision", args.data)[: args.items]
+            source = f"MATH-Vision testmini ({args.data})"
+        else:
+            from seethink.data.toyworld import generate_items
+
+            items = generate_items("perception", args.items, "test", seed=0)
+            source = "toy-world perception items"
+        convs = [[{"role": "user", "content": render_prompt(it)}] for it in items]
+        kw = {"max_new_tokens": args.max_new_tokens, "temperature": 0.0}
+
+        def per_item() -> list[str]:
+            outs = []
+            for it, conv in zip(items, convs, strict=True):
+                outs.append(generate(model, processor, [conv], [item_images(it)], batch_size=1, **kw)[0][0])
+            return outs
+
+        def batched() -> list[str]:
+            if real:  # the whole evaluate_benchmarks path: files, resume bookkeeping, scoring
+                out = Path(tempfile.mkdtemp(dir=tmp))
+                evaluate_benchmarks(model_dir, ["mathvision"], data_root=None, data_paths={"mathvision": args.data},
+                                    limit=args.items, out_dir=out, max_new_tokens=args.max_new_tokens,
+                                    batch_size=args.batch_size, model_and_processor=(model, processor),
+                                    log=lambda _m: None)
+                done = read_responses(out / "mathvision" / "responses.jsonl")
+                return [done[it["id"]] for it in items]
+            imgs = [item_images(it) for it in items]
+            return [o[0] for o in generate(model, processor, convs, imgs, batch_size=args.batch_size, **kw)]
+
+        batched()  # warm-up (first-call allocations), not timed
+        t0 = time.perf_counter()
+        a = batched()
+        t_batched = time.perf_counter() - t0
+        print(f"seethink evaluate_benchmarks (batched)  {t_batched:7.2f}s", flush=True)
+        t0 = time.perf_counter()
+        b = per_item()
+        t_loop = time.perf_counter() - t0
+        print(f"per-item generate loop (batch size 1)   {t_loop:7.2f}s", flush=True)
+        same = sum(x == y for x, y in zip(a, b, strict=True))
+        speedup = t_loop / t_batched
+        print(json.dumps({
+            "items": len(items), "source": source, "max_new_tokens": args.max_new_tokens,
+            "batch_size": args.batch_size, "threads": threads, "seconds": {"batched": round(t_batched, 3), "per_item": round(t_loop, 3)},
+            "items_per_second": {"batched": round(len(items) / t_batched, 3), "per_item": round(len(items) / t_loop, 3)},
+            "identical_outputs": f"{same}/{len(items)}", "speedup": round(speedup, 2), "target": 4.0,
+            "meets_target": speedup >= 4.0,
+        }, indent=2))
+        if same != len(items):
+            raise SystemExit(f"outputs differ on {len(items) - same} of {len(items)} items")
+
+
+if __name__ == "__main__":
+    main()
