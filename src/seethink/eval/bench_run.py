@@ -43,23 +43,9 @@ _IMAGE_REFS = ("image", "image_path", "image_id", "image_source")
 
 
 def _modules() -> dict[str, ModuleType]:
-    from seethink.eval.benchmarks import (
-        aokvqa,
-        cvbench,
-        hallusionbench,
-        mathverse,
-        mathvision,
-        mathvista,
-        mmstar,
-        pope,
-        realworldqa,
-        vlmeval_tsv,
-        wemath,
-    )
+    from seethink.eval.benchmarks import MODULES
 
-    mods = (aokvqa, cvbench, hallusionbench, mathverse, mathvision, mathvista, mmstar, pope, realworldqa,
-            vlmeval_tsv, wemath)
-    return {m.BENCHMARK.name: m for m in mods}
+    return MODULES
 
 
 def results_filename(name: str) -> str:

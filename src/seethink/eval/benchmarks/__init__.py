@@ -39,20 +39,14 @@ from ._common import Benchmark, find_data_dir
 from ._formats import save_images
 
 BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
-for _mod in (
-    mathvision,
-    mathvista,
-    wemath,
-    mathverse,
-    realworldqa,
-    mmstar,
-    pope,
-    aokvqa,
-    hallusionbench,
-    cvbench,
-    vlmeval_tsv,
-):
-    BENCHMARKS.add(_mod.BENCHMARK.name, _mod.BENCHMARK)
+# name -> module, for the optional per-benchmark hooks (write_results, RESULTS_FILE, select_items).
+MODULES = {
+    m.BENCHMARK.name: m
+    for m in (mathvision, mathvista, wemath, mathverse, realworldqa, mmstar, pope, aokvqa, hallusionbench,
+              cvbench, vlmeval_tsv)
+}
+for _name, _mod in MODULES.items():
+    BENCHMARKS.add(_name, _mod.BENCHMARK)
 
 
 def _get(name: str) -> Benchmark:
