@@ -136,6 +136,27 @@ def score(
     typer.echo(json.dumps(score_file(benchmark, results, data), indent=2))
 
 
+@app.command()
+def judge(
+    benchmark: Annotated[str, typer.Argument(help="mathvista (answer extraction, as its official pipeline)")],
+    results: Annotated[Path, typer.Argument(help="a results file in the benchmark's official format")],
+    out: Annotated[Path, typer.Option(help="where to write the results with judged fields")],
+    base_url: Annotated[str, typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")],
+    model: Annotated[str, typer.Option(help="judge model name at that endpoint")],
+    api_key_env: Annotated[str, typer.Option(help="NAME of the environment variable holding the key")] = "OPENAI_API_KEY",
+    cache: Annotated[Path | None, typer.Option(help="judgment cache (default: OUT.judge_cache.jsonl)")] = None,
+    data: Annotated[Path | None, typer.Option(help="the benchmark's data folder (default: found near RESULTS)")] = None,
+) -> None:
+    """Fill LLM-judged fields of a results file (cached on disk), then re-score it with `seethink score`."""
+    from seethink.eval.judge import Judge, judge_mathvista
+
+    if benchmark != "mathvista":
+        raise UserError(f"judging is implemented for mathvista only, not {benchmark!r}")
+    j = Judge(base_url, model, api_key_env=api_key_env, cache_path=cache or out.with_suffix(".judge_cache.jsonl"))
+    stats = judge_mathvista(results, out, j, data_dir=data)
+    typer.echo(f"judged {stats['judged']} of {stats['rows']} rows -> {out}")
+
+
 @data_app.command("toy")
 def data_toy(
     capability: Annotated[str, typer.Option(help="perception | text | visual")],

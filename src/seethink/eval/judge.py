@@ -1,0 +1,114 @@
+"""An optional LLM judge through any OpenAI-compatible chat endpoint, with an on-disk cache.
+
+Official pipelines use an LLM where rules fall short (MathVista answer extraction). This
+module calls `POST {base_url}/chat/completions` with the standard library only. The API key
+is read from an environment variable whose *name* the user gives; the key itself is never
+written to a file, a log line or an error message. Every judgment is cached in a JSONL file
+keyed by (model, prompt), so re-scoring costs nothing and an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seethink.errors import UserError
+from seethink.utils import append_jsonl, iter_jsonl, write_json
+
+# Our own wording of the extraction task (the official prompt is few-shot GPT-4; this is zero-shot).
+MATHVISTA_EXTRACT = """You read a model's answer to a math question about an image and copy out its final answer.
+Reply with the final answer only: an option letter for multiple choice, otherwise a number or
+a short list, with no words or units. Reply with NONE if the response gives no answer.
+
+Question: {question}
+{choices}
+Model response: {response}
+Final answer:"""
+
+
+@dataclass
+class Judge:
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    cache_path: Path | None = None
+    timeout_s: float = 60.0
+    max_tokens: int = 32
+
+    def __post_init__(self) -> None:
+        self._cache: dict[str, str] = {}
+        if self.cache_path is not None and Path(self.cache_path).is_file():
+            for row in iter_jsonl(self.cache_path):
+                self._cache[row["key"]] = row["answer"]
+
+    def _key(self, prompt: str) -> str:
+        return hashlib.sha256(f"{self.model}\n{prompt}".encode()).hexdigest()
+
+    def ask(self, prompt: str) -> str:
+        key = self._key(prompt)
+        if key in self._cache:
+            return self._cache[key]
+        answer = self._post(prompt)
+        self._cache[key] = answer
+        if self.cache_path is not None:
+            append_jsonl(self.cache_path, {"key": key, "model": self.model, "answer": answer})
+        return answer
+
+    def _post(self, prompt: str) -> str:
+        api_key = os.environ.get(self.api_key_env, "")
+        body = json.dumps({
+            "model": self.model,
+            "messages": [{"role": "user", "content": prompt}],
+            "temperature": 0,
+            "max_tokens": self.max_tokens,
+        }).encode()
+        headers = {"Content-Type": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        req = urllib.request.Request(self.base_url.rstrip("/") + "/chat/completions", data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                data: Any = json.loads(resp.read().decode())
+        except urllib.error.HTTPError as exc:  # the message names the status, never the key
+            raise UserError(f"judge endpoint {self.base_url} answered HTTP {exc.code}") from None
+        except (urllib.error.URLError, TimeoutError) as exc:
+            raise UserError(f"judge endpoint {self.base_url} unreachable: {getattr(exc, 'reason', exc)}") from None
+        try:
+            return str(data["choices"][0]["message"]["content"]).strip()
+        except (KeyError, IndexError, TypeError):
+            raise UserError(f"judge endpoint {self.base_url}: unexpected reply shape") from None
+
+
+def judge_mathvista(results_path: str | Path, out_path: str | Path, judge: Judge,
+                    data_dir: str | Path | None = None) -> dict:
+    """Fill `extraction` for rows that lack it, as the official pipeline's LLM step does."""
+    from seethink.eval.benchmarks import load
+    from seethink.eval.benchmarks._common import read_json
+
+    src = Path(results_path)
+    rows = read_json(src)
+    if not isinstance(rows, dict):
+        raise UserError(f"{src}: expected the MathVista results dict pid -> row")
+    items = {it["id"]: it for it in load("mathvista", data_dir or src.parent.parent)}
+    asked = 0
+    for pid, row in rows.items():
+        if not isinstance(row, dict) or "extraction" in row:
+            continue
+        item = items.get(str(pid), {})
+        choices = item.get("options") or []
+        prompt = MATHVISTA_EXTRACT.format(
+            question=item.get("question", row.get("question", "")),
+            choices="Choices: " + "; ".join(f"({chr(65 + i)}) {c}" for i, c in enumerate(choices)) if choices else "",
+            response=str(row.get("response", "")),
+        )
+        answer = judge.ask(prompt)
+        row["extraction"] = "" if answer.upper() == "NONE" else answer
+        asked += 1
+    write_json(out_path, rows)
+    return {"rows": len(rows), "judged": asked}
