@@ -28,6 +28,7 @@ from pathlib import Path
 from seethink.errors import UserError
 from seethink.utils import write_json
 
+from ._choice import last_boxed
 from ._common import Benchmark, image_paths, need, percent, read_json, tally
 
 SPLITS = ("testmini",)
@@ -93,27 +94,11 @@ def is_correct(prediction: str | None, item: dict) -> bool:
 
 # ------------------------------------------------------------------ rule-based extraction
 
-_BOXED = "\\boxed{"
 _ANSWER_IS = re.compile(
     r"(?:final answer|answer)\s*(?:is|:)\s*(?:\$|\*\*|\\\(|\s)*(.+?)\s*(?:\$|\*\*|\\\))?\s*(?:\.\s|\.?$|\n)",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
-
-
-def _last_boxed(text: str) -> str | None:
-    start = text.rfind(_BOXED)
-    if start < 0:
-        return None
-    depth, i = 1, start + len(_BOXED)
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i:j]
-    return None
 
 
 def extract_answer(response: str, item: dict) -> str:
@@ -140,7 +125,7 @@ def extract_answer(response: str, item: dict) -> str:
     quoted = re.search(r'The answer is "(.*)"\.', text)
     if quoted:
         return quoted.group(1)
-    found = _last_boxed(text)
+    found = last_boxed(text)
     if found is None:
         hits = _ANSWER_IS.findall(text)
         found = hits[-1].strip() if hits else None
