@@ -38,6 +38,23 @@ def _processor_class_name(p: Path) -> str | None:
     return None
 
 
+def _processor_kwargs(p: Path, cls: type) -> dict[str, Any]:
+    """Plain settings saved in processor_config.json that the processor's __init__ takes
+    (e.g. InternVL's image_seq_length); the sub-processors are built separately."""
+    import inspect
+
+    f = p / "processor_config.json"
+    if not f.is_file():
+        return {}
+    try:
+        data = json.loads(f.read_text())
+    except json.JSONDecodeError:
+        return {}
+    params = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
+    skip = {"self", "image_processor", "tokenizer", "video_processor", "chat_template", "processor_class"}
+    return {k: v for k, v in data.items() if k in params and k not in skip and not isinstance(v, dict)}
+
+
 def load_processor(path: str | Path, trust_remote_code: bool = False) -> Any:
     import transformers
     from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer
@@ -66,7 +83,7 @@ def load_processor(path: str | Path, trust_remote_code: bool = False) -> Any:
     tpl_file = p / "chat_template.jinja"
     if tpl_file.is_file():
         template = tpl_file.read_text()
-    return cls(image_processor=ip, tokenizer=tok, chat_template=template)
+    return cls(image_processor=ip, tokenizer=tok, chat_template=template, **_processor_kwargs(p, cls))
 
 
 def load_model(path: str | Path, trust_remote_code: bool = False, dtype: str = "float32") -> tuple[Any, Any]:

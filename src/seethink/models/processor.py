@@ -12,6 +12,7 @@ transformers still see the real class and every method behaves as upstream):
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 
@@ -47,6 +48,12 @@ def shim_class(cls: type) -> type:
             if drop_video and not hasattr(self, "video_processor"):
                 self.video_processor = None
 
+        def to_dict(self) -> dict[str, Any]:
+            out = super().to_dict()
+            if out.get("video_processor", False) is None:  # never save "no video processor"
+                del out["video_processor"]
+            return out
+
         def __call__(self, images: Any = None, text: Any = None, *args: Any, **kwargs: Any) -> Any:
             if isinstance(images, list) and any(x is None for x in images):
                 images = [[] if x is None else x for x in images]
@@ -54,7 +61,10 @@ def shim_class(cls: type) -> type:
                     images = None
             return super().__call__(images, text, *args, **kwargs)
 
-    # Keep the upstream name so saved processor configs stay loadable by plain transformers.
+    # Keep the upstream name so saved processor configs stay loadable by plain transformers, and
+    # the upstream __init__ signature: `to_dict` saves only attributes named there (e.g.
+    # InternVL's image_seq_length).
+    Shim.__init__.__signature__ = inspect.signature(cls.__init__)  # type: ignore[attr-defined, misc]
     Shim.__name__ = cls.__name__
     Shim.__qualname__ = cls.__qualname__
     _SHIMS[cls] = Shim
