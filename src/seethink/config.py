@@ -94,6 +94,23 @@ class TrainerSpec:
     gradient_checkpointing: bool = False
     shuffle: bool = True  # False keeps the dataset order (curricula)
     logging_steps: int = 1
+    bf16: bool = True  # bf16 mixed precision (autocast, TRL's default); false computes in float32
+    # LoRA via PEFT: lora_r > 0 trains rank-r adapters; the stage checkpoint is saved merged.
+    lora_r: int = 0
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_target_modules: list[str] = field(default_factory=list)  # layers in the language model; [] = attn + MLP
+    # vLLM rollouts for GRPO (the vllm extra and a GPU): colocate (in each process) | server (trl vllm-serve)
+    use_vllm: bool = False
+    vllm_mode: str = "colocate"
+    vllm_server_host: str = "0.0.0.0"
+    vllm_server_port: int = 8000
+    vllm_server_base_url: str = ""  # e.g. http://10.0.0.5:8000; overrides host and port
+    vllm_server_timeout: float = 240.0
+    vllm_gpu_memory_utilization: float = 0.3  # colocate only
+    vllm_tensor_parallel_size: int = 1  # colocate only
+    vllm_max_model_length: int = 0  # colocate only; 0 = vLLM's default
+    vllm_enable_sleep_mode: bool = False  # colocate only
 
 
 @dataclass
@@ -424,6 +441,34 @@ def _check_trainer(t: TrainerSpec, where: str) -> None:
         raise bad("max_completion_length", "lengths must be >= 1")
 
 
+def _check_scaling(t: TrainerSpec, where: str) -> None:
+    """LoRA and vLLM settings of a stage."""
+
+    def bad(key: str, why: str) -> UserError:
+        return UserError(f"config key '{where}.{key}': {why}")
+
+    if t.lora_r < 0:
+        raise bad("lora_r", f"must be >= 0 (0 = no LoRA), got {t.lora_r}")
+    if t.lora_r and t.lora_alpha <= 0:
+        raise bad("lora_alpha", f"must be > 0, got {t.lora_alpha}")
+    if not 0 <= t.lora_dropout < 1:
+        raise bad("lora_dropout", f"must be in [0, 1), got {t.lora_dropout}")
+    if t.vllm_mode not in ("colocate", "server"):
+        raise bad("vllm_mode", f"must be one of colocate, server; got {t.vllm_mode!r}")
+    if t.use_vllm and t.kind != "grpo":
+        raise bad("use_vllm", "vLLM rollouts are for GRPO stages only")
+    if not 0 < t.vllm_gpu_memory_utilization <= 1:
+        raise bad("vllm_gpu_memory_utilization", f"must be in (0, 1], got {t.vllm_gpu_memory_utilization}")
+    if t.vllm_tensor_parallel_size < 1:
+        raise bad("vllm_tensor_parallel_size", f"must be >= 1, got {t.vllm_tensor_parallel_size}")
+    if not 0 < t.vllm_server_port < 65536:
+        raise bad("vllm_server_port", f"must be a TCP port (1-65535), got {t.vllm_server_port}")
+    if t.vllm_server_timeout <= 0:
+        raise bad("vllm_server_timeout", f"must be > 0, got {t.vllm_server_timeout}")
+    if t.vllm_max_model_length < 0:
+        raise bad("vllm_max_model_length", f"must be >= 0 (0 = vLLM's default), got {t.vllm_max_model_length}")
+
+
 def validate(recipe: Recipe) -> None:
     """Range and choice checks that types alone cannot express."""
     if recipe.model.dtype not in _CHOICES["model.dtype"]:
@@ -434,6 +479,7 @@ def validate(recipe: Recipe) -> None:
     if not recipe.stages:
         raise UserError("config key 'stages': at least one stage is needed")
     _check_trainer(recipe.trainer, "trainer")
+    _check_scaling(recipe.trainer, "trainer")
     names = set()
     for i, stage in enumerate(recipe.stages):
         if not stage.tasks and not stage.data:
@@ -444,6 +490,7 @@ def validate(recipe: Recipe) -> None:
         if stage.items_per_task < 1:
             raise UserError(f"config key 'stages.{i}.items_per_task': must be >= 1")
         _check_trainer(stage_trainer(recipe, stage), f"stages.{i}.trainer")
+        _check_scaling(stage_trainer(recipe, stage), f"stages.{i}.trainer")
     modes = ("", "none", "difficulty", "capability", "capability_x_difficulty")
     if recipe.curriculum.mode not in modes:
         raise UserError(f"config key 'curriculum.mode': must be one of {modes[1:]}, got {recipe.curriculum.mode!r}")

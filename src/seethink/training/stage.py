@@ -15,9 +15,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from seethink import dist
 from seethink.config import RewardSpec, TrainerSpec
 from seethink.errors import UserError
 from seethink.rewards.core import build_reward, part_name
+from seethink.training.scaling import (
+    check_runtime,
+    lora_config,
+    per_device_batch,
+    precision_kwargs,
+    save_checkpoint,
+    vllm_kwargs,
+)
 from seethink.utils import append_jsonl
 
 # TRL log keys we keep in metrics.jsonl (renamed to short, stable names).
@@ -98,9 +107,19 @@ def reward_functions(spec: RewardSpec) -> tuple[list[Any], list[float]]:
     return [_part_reward(n, shared) for n in names], weights
 
 
+def vision_tower(model: Any) -> Any:
+    """The vision encoder module: `visual` (Qwen-VL family), `vision_tower` (InternVL, LLaVA), ..."""
+    for owner in (getattr(model, "model", None), model):
+        for name in ("visual", "vision_tower", "vision_model"):
+            module = getattr(owner, name, None) if owner is not None else None
+            if module is not None and hasattr(module, "parameters"):
+                return module
+    return None
+
+
 def set_vision_frozen(model: Any, frozen: bool) -> int:
     """(Un)freeze the vision tower; returns how many parameters it holds."""
-    visual = getattr(getattr(model, "model", model), "visual", None) or getattr(model, "vision_tower", None)
+    visual = vision_tower(model)
     if visual is None:
         if frozen:
             raise UserError("freeze_vision=true but this model has no recognisable vision tower")
@@ -116,8 +135,8 @@ def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
     import torch
     from trl import GRPOConfig
 
-    if t.gradient_checkpointing:  # only when asked: the argument is deprecated upstream and warns
-        extra["gradient_checkpointing"] = True
+    # bf16 and checkpointing always explicit: TRL's own defaults turn both on.
+    extra = {**precision_kwargs(t, GRPOConfig), **vllm_kwargs(t), **extra}
     return GRPOConfig(
         output_dir=str(out_dir / "trainer"),
         max_steps=t.max_steps if t.max_steps > 0 else -1,
@@ -125,8 +144,9 @@ def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
         learning_rate=t.learning_rate,
         lr_scheduler_type=t.lr_scheduler,
         warmup_steps=t.warmup_ratio,  # a fraction < 1 is read as a ratio
-        # TRL counts completions per device step: batch_size prompts x group_size samples.
-        per_device_train_batch_size=t.batch_size * t.group_size,
+        # TRL counts completions per device step: batch_size prompts x group_size samples per
+        # optimizer step for the whole job, split over the launched processes.
+        per_device_train_batch_size=per_device_batch(t),
         gradient_accumulation_steps=1,
         steps_per_generation=1,
         num_generations=t.group_size,
@@ -180,6 +200,7 @@ def run_stage(
     from seethink.training.datasets import grpo_dataset
 
     out_dir = Path(out_dir)
+    check_runtime(trainer)
     model, processor = load_model(model_path, trust_remote_code=trust_remote_code, dtype=dtype)
     set_vision_frozen(model, trainer.freeze_vision)
     items = drop_long_prompts(items, processor, trainer.max_prompt_length, log=log)
@@ -193,16 +214,19 @@ def run_stage(
         args = grpo_config(trainer, out_dir, seed, reward_weights=weights)
         tr = GRPOTrainer(
             model=model, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=processor,
+            peft_config=lora_config(trainer),
             callbacks=[callback],
         )
     else:
         tr = _sft_trainer(model, processor, items, trainer, out_dir, seed, cell_px, callback)
     result = tr.train()
     ckpt = out_dir / "checkpoint"
-    tr.save_model(str(ckpt))
-    processor.save_pretrained(ckpt)
-    shutil.rmtree(out_dir / "trainer", ignore_errors=True)
-    return {"seconds": time.time() - t0, "train_loss": float(result.training_loss), "items": len(items),
+    save_checkpoint(tr, processor, ckpt, base_path=model_path, lora=trainer.lora_r > 0, dtype=dtype,
+                    trust_remote_code=trust_remote_code)
+    if dist.is_main_process():
+        shutil.rmtree(out_dir / "trainer", ignore_errors=True)
+    return {"seconds": time.time() - t0, "world_size": int(tr.accelerator.num_processes), "lora_r": trainer.lora_r,
+            "train_loss": float(result.training_loss), "items": len(items),
             "steps": int(result.global_step)}
 
 
@@ -223,7 +247,7 @@ def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, 
         num_train_epochs=t.num_epochs,
         learning_rate=t.learning_rate,
         lr_scheduler_type=t.lr_scheduler,
-        per_device_train_batch_size=t.batch_size,
+        per_device_train_batch_size=per_device_batch(t),
         logging_steps=t.logging_steps,
         save_strategy="no",
         report_to=[],
@@ -231,7 +255,9 @@ def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, 
         use_cpu=not torch.cuda.is_available(),
         max_length=None,
         completion_only_loss=True,
+        **precision_kwargs(t, SFTConfig),
         shuffle_dataset=t.shuffle,
     )
     return SFTTrainer(model=model, args=args, train_dataset=sft_dataset(items, cell_px=cell_px),
+                      peft_config=lora_config(t),
                       processing_class=processor, callbacks=[callback])
