@@ -191,6 +191,8 @@ _register_data_commands()
 
 def _print_summary(summary: dict) -> None:
     rows = [(k, v) for k, v in summary.items() if k != "meta"]
+    if not rows:  # a non-main process of a multi-process run: the main one reports
+        return
     typer.echo("\nmodel      accuracy  " + "  ".join(f"{c:>10}" for c in rows[0][1]["by_capability"]) + "  tokens")
     for name, s in rows:
         caps = "  ".join(f"{v['accuracy']:10.1f}" for v in s["by_capability"].values())

@@ -18,12 +18,16 @@ def pin_threads(n: int | None = None) -> int:
 
     Tiny models run ~10x slower when torch spawns one thread per core and the
     threads fight each other (and tokenizers' own pool). Default: the
-    SEETHINK_THREADS env var, else min(2, cores).
+    SEETHINK_THREADS env var, else min(2, cores), shared among the processes a
+    launcher (accelerate, torchrun) started on this machine.
     """
     import torch
 
     if n is None:
-        n = int(os.environ.get("SEETHINK_THREADS", "0")) or min(2, os.cpu_count() or 1)
+        from seethink.dist import local_world_size
+
+        cores = max(1, (os.cpu_count() or 1) // local_world_size())
+        n = int(os.environ.get("SEETHINK_THREADS", "0")) or min(2, cores)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     torch.set_num_threads(n)
     return n

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from seethink import dist
 from seethink.config import Recipe, StageSpec, TrainerSpec, dump_recipe, stage_trainer
 from seethink.data.tasks import TASKS, get_task
 from seethink.errors import UserError
@@ -59,18 +60,22 @@ def stage_items(recipe: Recipe, stage: StageSpec, stage_index: int) -> list[dict
     return items
 
 
-def apply_curriculum(recipe: Recipe, out_dir: Path, log: Any = print) -> None:
+def apply_curriculum(recipe: Recipe, out_dir: Path, log: Any = print, build: bool = True) -> None:
     """Replace the recipe's stages by the stage files of its curriculum (built on the fly).
 
     Curriculum order is the point, so these stages keep their file order (no shuffling).
+    `build=False` reads the manifest another process built (multi-process runs).
     """
     from seethink.data.curriculum import build_curriculum
 
     c = recipe.curriculum
-    manifest = build_curriculum(
-        c.inputs, c.mode, out_dir / "curriculum", order=c.order or None, drop_solved=c.drop_solved,
-        drop_unsolved=c.drop_unsolved, seed=c.seed,
-    )
+    if build:
+        manifest = build_curriculum(
+            c.inputs, c.mode, out_dir / "curriculum", order=c.order or None, drop_solved=c.drop_solved,
+            drop_unsolved=c.drop_unsolved, seed=c.seed,
+        )
+    else:
+        manifest = json.loads((out_dir / "curriculum" / "curriculum.json").read_text())
     recipe.stages = [
         StageSpec(name=st["inputs"][0] if len(st["inputs"]) == 1 else "all", tasks=[],
                   data=str(out_dir / "curriculum" / st["file"]), trainer={"shuffle": False})
@@ -115,8 +120,14 @@ def eval_items(recipe: Recipe) -> list[dict]:
 
 def resolve_base(recipe: Recipe, log: Any = print) -> Path:
     if recipe.model.path == "toy":
-        from seethink.training.warmstart import ensure_toy_base
+        from seethink.training.warmstart import cached_base, ensure_toy_base
 
+        if dist.world_size() > 1 and not (cached_base(recipe) / "warmstart.json").is_file():
+            raise UserError(
+                "model.path=toy: the toy warm start runs in one process and is not cached yet; build it first "
+                "without accelerate (e.g. `seethink eval --model toy --n 1 --no-ablation` with the same "
+                "toy/toy_model/warmstart settings), then launch again"
+            )
         return ensure_toy_base(recipe, log=log)
     p = Path(recipe.model.path).expanduser()
     if not p.is_dir():
@@ -131,22 +142,39 @@ def _drop_metrics(path: Path, variant: str, stage: str) -> None:
         write_jsonl(path, rows)
 
 
+def _silent(*_: Any, **__: Any) -> None:
+    """The log of non-main processes: one copy of every line is enough."""
+
+
 def banner(text: str, log: Any = print) -> None:
     log("\n" + "=" * 70 + f"\n  {text}\n" + "=" * 70)
 
 
 def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
-    """Warm start (toy) -> train each variant -> evaluate all -> summary, report, plots."""
+    """Warm start (toy) -> train each variant -> evaluate all -> summary, report, plots.
+
+    Under `accelerate launch` every process trains every stage together; only the main
+    process writes run files (config, metrics, checkpoints, done markers) and, once
+    training is over, evaluates and reports alone. The others return an empty summary.
+    """
     from seethink.eval.run import evaluate_checkpoint
     from seethink.report.build import write_report
     from seethink.training.stage import run_stage
     from seethink.utils import pin_threads
 
+    main = dist.is_main_process()
+    if not main:
+        log = _silent
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if recipe.curriculum.mode:
-        apply_curriculum(recipe, out, log=log)
-    atomic_write_text(out / "config.yaml", dump_recipe(recipe))
+        if main:
+            apply_curriculum(recipe, out, log=log)
+        dist.barrier()
+        if not main:
+            apply_curriculum(recipe, out, log=log, build=False)
+    if main:
+        atomic_write_text(out / "config.yaml", dump_recipe(recipe))
     pin_threads(recipe.threads or None)
     timings: dict[str, float] = {}
     t0 = time.time()
@@ -169,17 +197,23 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
                     f"{st.trainer.max_steps} steps, lr {st.trainer.learning_rate:g}, G={st.trainer.group_size}",
                     log,
                 )
-                shutil.rmtree(sdir, ignore_errors=True)
-                _drop_metrics(metrics_path, variant, st.name)
+                if main:
+                    shutil.rmtree(sdir, ignore_errors=True)
+                    _drop_metrics(metrics_path, variant, st.name)
+                dist.barrier()
                 info = run_stage(
                     current, st.items, st.trainer, recipe.reward, sdir, stage=st.name, variant=variant,
                     metrics_path=metrics_path, seed=recipe.seed, cell_px=recipe.toy.cell_px,
                     trust_remote_code=recipe.model.trust_remote_code, dtype=recipe.model.dtype, log=log,
                 )
-                write_json(done, info)
+                if main:
+                    write_json(done, info)
+                dist.barrier()
             timings[f"{variant}/{st.name}"] = json.loads(done.read_text())["seconds"]
             current = sdir / "checkpoint"
         models[variant] = current
+    if not main:
+        return {}
     items = eval_items(recipe)
     results: dict[str, dict] = {}
     for name, path in models.items():
