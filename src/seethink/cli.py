@@ -40,7 +40,7 @@ def demo(
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     recipe = _recipe(preset, overrides)
-    _print_summary(run_recipe(recipe, out or Path("runs") / recipe.name))
+    _print_summary(run_recipe(recipe, _writable(out or Path("runs") / recipe.name)))
 
 
 @app.command()
@@ -53,7 +53,7 @@ def run(
     from seethink.training.pipeline import run_recipe
 
     r = _recipe(recipe, overrides)
-    _print_summary(run_recipe(r, out or Path("runs") / r.name))
+    _print_summary(run_recipe(r, _writable(out or Path("runs") / r.name)))
 
 
 @app.command("eval")
@@ -79,6 +79,7 @@ def eval_cmd(
     from seethink.utils import pin_threads
 
     recipe = _recipe(None, overrides)
+    _writable(out)
     pin_threads(recipe.threads or None)
     if benchmarks:
         from seethink.eval.bench_run import evaluate_benchmarks
@@ -189,6 +190,13 @@ def _register_data_commands() -> None:
 _register_data_commands()
 
 
+def _writable(out: Path) -> Path:
+    """Fail now, not after hours of training, when the output folder cannot be written."""
+    from seethink.storage import ensure_writable_dir
+
+    return ensure_writable_dir(out, "output directory")
+
+
 def _print_summary(summary: dict) -> None:
     rows = [(k, v) for k, v in summary.items() if k != "meta"]
     if not rows:  # a non-main process of a multi-process run: the main one reports
@@ -204,6 +212,14 @@ def main() -> None:
         app()
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        from seethink.storage import disk_error, is_disk_error
+
+        if not is_disk_error(exc):
+            raise
+        # A write we did not wrap (inside a library): name the file when the OS gave one.
+        typer.echo(f"error: {disk_error(exc.filename or 'a file', exc)}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted; re-run the same command to resume", err=True)

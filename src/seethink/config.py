@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -406,6 +407,9 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 _CHOICES = {
     "trainer.kind": ("grpo", "sft"),
     "trainer.loss_type": ("grpo", "dapo", "dr_grpo", "bnpo"),
+    # transformers schedulers that need no extra arguments
+    "trainer.lr_scheduler": ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts",
+                             "polynomial", "inverse_sqrt"),
     "model.dtype": ("float32", "bfloat16", "float16"),
 }
 
@@ -415,30 +419,64 @@ def stage_trainer(recipe: Recipe, stage: StageSpec) -> TrainerSpec:
     return dataclasses.replace(recipe.trainer, **stage.trainer)
 
 
-def _check_trainer(t: TrainerSpec, where: str) -> None:
-    def bad(key: str, why: str) -> UserError:
-        return UserError(f"config key '{where}.{key}': {why}")
+class _Checker:
+    """Range checks whose messages name the key, the allowed range and the value given."""
 
-    if t.kind not in _CHOICES["trainer.kind"]:
-        raise bad("kind", f"must be one of {_CHOICES['trainer.kind']}, got {t.kind!r}")
-    if t.loss_type not in _CHOICES["trainer.loss_type"]:
-        raise bad("loss_type", f"must be one of {_CHOICES['trainer.loss_type']}, got {t.loss_type!r}")
-    if t.learning_rate <= 0:
-        raise bad("learning_rate", f"must be > 0, got {t.learning_rate}")
-    if t.max_steps < 0 or (t.max_steps == 0 and t.num_epochs <= 0):
-        raise bad("max_steps", "must be > 0 (or set num_epochs > 0 with max_steps=0)")
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def fail(self, key: str, why: str) -> UserError:
+        full = f"{self.where}.{key}" if self.where else key
+        return UserError(f"config key '{full}': {why}")
+
+    def number(self, key: str, value: float, lo: float | None = None, hi: float | None = None, *,
+               lo_open: bool = False, hi_open: bool = False) -> None:
+        if not math.isfinite(value):
+            raise self.fail(key, f"must be a finite number, got {value}")
+        too_low = lo is not None and (value <= lo if lo_open else value < lo)
+        too_high = hi is not None and (value >= hi if hi_open else value > hi)
+        if too_low or too_high:
+            if hi is None:
+                rng = f"{'>' if lo_open else '>='} {lo:g}"
+            elif lo is None:
+                rng = f"{'<' if hi_open else '<='} {hi:g}"
+            else:
+                rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+            raise self.fail(key, f"must be {rng}, got {value:g}")
+
+    def choice(self, key: str, value: str, choices: tuple[str, ...]) -> None:
+        if value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _check_trainer(t: TrainerSpec, where: str) -> None:
+    c = _Checker(where)
+    c.choice("kind", t.kind, _CHOICES["trainer.kind"])
+    c.choice("loss_type", t.loss_type, _CHOICES["trainer.loss_type"])
+    c.choice("lr_scheduler", t.lr_scheduler, _CHOICES["trainer.lr_scheduler"])
+    if not (math.isfinite(t.learning_rate) and 0 < t.learning_rate < 1):
+        raise c.fail("learning_rate", f"must be > 0 and < 1, got {t.learning_rate}")
+    c.number("max_steps", t.max_steps, 0)
+    c.number("num_epochs", t.num_epochs, 0)
+    if t.max_steps == 0 and t.num_epochs <= 0:
+        raise c.fail("max_steps", "must be > 0 (or set num_epochs > 0 with max_steps=0)")
+    c.number("warmup_ratio", t.warmup_ratio, 0, 1, hi_open=True)
+    c.number("batch_size", t.batch_size, 1)
     if t.kind == "grpo" and t.group_size < 2:
-        raise bad("group_size", f"GRPO needs at least 2 completions per prompt, got {t.group_size}")
-    if t.batch_size < 1:
-        raise bad("batch_size", f"must be >= 1, got {t.batch_size}")
-    if t.beta < 0:
-        raise bad("beta", f"must be >= 0, got {t.beta}")
-    if not 0 < t.temperature <= 5:
-        raise bad("temperature", f"must be in (0, 5], got {t.temperature}")
-    if not 0 < t.top_p <= 1:
-        raise bad("top_p", f"must be in (0, 1], got {t.top_p}")
-    if t.max_completion_length < 1 or t.max_prompt_length < 1:
-        raise bad("max_completion_length", "lengths must be >= 1")
+        raise c.fail("group_size", f"GRPO needs at least 2 completions per prompt, got {t.group_size}")
+    c.number("group_size", t.group_size, 1)
+    c.number("beta", t.beta, 0)
+    c.number("temperature", t.temperature, 0, 5, lo_open=True)
+    c.number("top_p", t.top_p, 0, 1, lo_open=True)
+    c.number("max_prompt_length", t.max_prompt_length, 1)
+    c.number("max_completion_length", t.max_completion_length, 1)
+    c.number("logging_steps", t.logging_steps, 1)
+
+
+def _check_name(name: str, where: str) -> None:
+    """Stage names become folder names in the run directory."""
+    if not name.strip() or name in (".", "..") or any(ch in name for ch in "/\\\0"):
+        raise UserError(f"config key '{where}': {name!r} cannot name a folder; use letters, digits, '-', '_'")
 
 
 def _check_scaling(t: TrainerSpec, where: str) -> None:
@@ -470,12 +508,18 @@ def _check_scaling(t: TrainerSpec, where: str) -> None:
 
 
 def validate(recipe: Recipe) -> None:
-    """Range and choice checks that types alone cannot express."""
-    if recipe.model.dtype not in _CHOICES["model.dtype"]:
-        raise UserError(f"config key 'model.dtype': must be one of {_CHOICES['model.dtype']}")
+    """Range and choice checks that types alone cannot express; each message names its key."""
+    top = _Checker("")
+    top.number("seed", recipe.seed, 0)
+    top.number("threads", recipe.threads, 0)
+    if not recipe.model.path.strip():
+        raise UserError("config key 'model.path': give a local model directory, or 'toy'")
+    _Checker("model").choice("dtype", recipe.model.dtype, _CHOICES["model.dtype"])
     for v in recipe.variants:
         if v not in VARIANTS:
             raise UserError(f"config key 'variants': unknown variant {v!r}; choose from {VARIANTS}")
+    if not recipe.variants:
+        raise UserError(f"config key 'variants': give at least one of {VARIANTS}")
     if not recipe.stages:
         raise UserError("config key 'stages': at least one stage is needed")
     _check_trainer(recipe.trainer, "trainer")
@@ -484,11 +528,12 @@ def validate(recipe: Recipe) -> None:
     for i, stage in enumerate(recipe.stages):
         if not stage.tasks and not stage.data:
             raise UserError(f"config key 'stages.{i}.tasks': a stage needs at least one task (or a data file)")
+        _check_name(stage.name, f"stages.{i}.name")
         if stage.name in names:
             raise UserError(f"config key 'stages.{i}.name': duplicate stage name {stage.name!r}")
         names.add(stage.name)
         if stage.items_per_task < 1:
-            raise UserError(f"config key 'stages.{i}.items_per_task': must be >= 1")
+            raise UserError(f"config key 'stages.{i}.items_per_task': must be >= 1, got {stage.items_per_task}")
         _check_trainer(stage_trainer(recipe, stage), f"stages.{i}.trainer")
         _check_scaling(stage_trainer(recipe, stage), f"stages.{i}.trainer")
     modes = ("", "none", "difficulty", "capability", "capability_x_difficulty")
@@ -496,13 +541,64 @@ def validate(recipe: Recipe) -> None:
         raise UserError(f"config key 'curriculum.mode': must be one of {modes[1:]}, got {recipe.curriculum.mode!r}")
     if recipe.curriculum.mode and not recipe.curriculum.inputs:
         raise UserError("config key 'curriculum.inputs': give capability=FILE entries for the curriculum")
+    _Checker("curriculum").number("seed", recipe.curriculum.seed, 0)
+    _check_reward(recipe)
+    _check_toy(recipe)
+    e = _Checker("eval")
+    e.number("items_per_capability", recipe.eval.items_per_capability, 1)
+    e.number("batch_size", recipe.eval.batch_size, 1)
+    e.number("max_new_tokens", recipe.eval.max_new_tokens, 1)
+    e.number("seed", recipe.eval.seed, 0)
+
+
+def _check_reward(recipe: Recipe) -> None:
     r = recipe.reward
+    c = _Checker("reward")
+    c.number("accuracy_weight", r.accuracy_weight)
+    c.number("format_weight", r.format_weight)
+    for i, w in enumerate(r.extra_weights):
+        c.number(f"extra_weights.{i}", w)
     if len(r.extra_weights) not in (0, len(r.extra)):
         raise UserError("config key 'reward.extra_weights': give one weight per reward.extra entry")
-    if recipe.toy.min_shapes < 1 or recipe.toy.max_shapes > recipe.toy.grid**2 or (
-        recipe.toy.min_shapes > recipe.toy.max_shapes
-    ):
-        raise UserError("config key 'toy.min_shapes'/'toy.max_shapes': need 1 <= min <= max <= grid^2")
+    c.number("timeout_s", r.timeout_s, 0, 3600, lo_open=True)
+    for i, spec in enumerate(r.extra):
+        path_s, colon, attr = spec.rpartition(":")
+        if colon and path_s.endswith(".py") and not attr.strip():
+            raise UserError(f"config key 'reward.extra.{i}': {spec!r} names no function; use path/to/file.py:function")
+    weights = [r.accuracy_weight, r.format_weight, *(r.extra_weights or [1.0] * len(r.extra))]
+    grpo = any(stage_trainer(recipe, s).kind == "grpo" for s in recipe.stages)
+    if grpo and not any(weights):
+        raise UserError("config key 'reward.accuracy_weight': every reward weight is 0, so GRPO would get no signal")
+
+
+def _check_toy(recipe: Recipe) -> None:
+    t = recipe.toy
+    c = _Checker("toy")
+    for key in ("grid", "cell_px", "text_steps_min", "text_max_operand"):
+        c.number(key, getattr(t, key), 1)
+    if t.min_shapes < 1 or t.max_shapes > t.grid**2 or t.min_shapes > t.max_shapes:
+        raise UserError("config key 'toy.min_shapes'/'toy.max_shapes': need 1 <= min <= max <= grid^2, "
+                        f"got {t.min_shapes}, {t.max_shapes} (grid {t.grid})")
+    if t.text_steps_max < t.text_steps_min:
+        raise c.fail("text_steps_max", f"must be >= text_steps_min ({t.text_steps_min}), got {t.text_steps_max}")
+    m = recipe.toy_model
+    mc = _Checker("toy_model")
+    for f in dataclasses.fields(m):
+        value = getattr(m, f.name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            mc.number(f.name, value, 1)
+    if m.hidden_size % m.num_heads or m.num_heads % m.num_kv_heads:
+        raise mc.fail("num_heads", "hidden_size must be a multiple of num_heads, and num_heads of num_kv_heads")
+    w = recipe.warmstart
+    wc = _Checker("warmstart")
+    for key in ("vision_steps", "sft_steps"):
+        wc.number(key, getattr(w, key), 0)
+    for key in ("vision_batch", "sft_batch", "items_per_capability"):
+        wc.number(key, getattr(w, key), 1)
+    for key in ("vision_lr", "sft_lr"):
+        wc.number(key, getattr(w, key), 0, lo_open=True)
+    wc.number("vision_lr_scale", w.vision_lr_scale, 0)
+    wc.number("seed", w.seed, 0)
 
 
 def dump_recipe(recipe: Recipe) -> str:

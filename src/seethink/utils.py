@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from seethink.errors import UserError
+from seethink.storage import disk_errors
 
 
 def pin_threads(n: int | None = None) -> int:
@@ -43,17 +44,18 @@ def seed_everything(seed: int) -> None:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write via a temp file + rename so a killed process never leaves half a file."""
+    """Write via a temp file + rename so a killed process (or a full disk) never leaves half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with disk_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def write_json(path: str | Path, obj: Any) -> None:
@@ -65,10 +67,25 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
 
 
 def append_jsonl(path: str | Path, row: dict) -> None:
+    """Append one row; a failed write (full disk) is cut back off, so no torn line is left."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(row) + "\n")
+    data = memoryview((json.dumps(row) + "\n").encode())
+    with disk_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+            except BaseException:
+                try:
+                    os.ftruncate(fd, size)
+                except OSError:
+                    pass
+                raise
+        finally:
+            os.close(fd)
 
 
 def iter_jsonl(path: str | Path) -> Iterator[dict]:

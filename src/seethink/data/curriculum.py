@@ -61,6 +61,21 @@ def _easy_to_hard(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: -float(r["pass_rate"]))  # sorted() is stable
 
 
+def _check_not_empty(stages: list[tuple[list[str], list[dict]]], read: dict[str, int],
+                     inputs: Mapping[str, str | Path], drop_solved: bool, drop_unsolved: bool) -> None:
+    """An empty stage would fail only when training reaches it; say which stage and which filter now."""
+    for i, (names, rows) in enumerate(stages, 1):
+        if rows:
+            continue
+        total = sum(read.get(n, 0) for n in names)
+        where = ", ".join(f"{n}={inputs[n]}" for n in names)
+        if total == 0:
+            raise UserError(f"curriculum stage {i} ({where}): the input holds no items")
+        filters = " and ".join(f for f, on in (("drop_solved", drop_solved), ("drop_unsolved", drop_unsolved)) if on)
+        raise UserError(f"curriculum stage {i} ({where}): no items left after the {filters} filter "
+                        f"(all {total} were dropped); turn the filter off or add items")
+
+
 def build_curriculum(
     inputs: Mapping[str, str | Path],
     mode: str,
@@ -90,10 +105,12 @@ def build_curriculum(
 
     per_cap: dict[str, list[dict]] = {}
     dropped = {"solved": 0, "unsolved": 0}
+    read: dict[str, int] = {}
     for name in order:
         path = Path(inputs[name])
         rows = []
         for n, row in enumerate(read_jsonl(path), 1):
+            read[name] = n
             rate = _pass_rate(row, path, n, need_rate)
             if drop_solved and rate is not None and rate >= 1.0:
                 dropped["solved"] += 1
@@ -125,6 +142,7 @@ def build_curriculum(
                 rows = _easy_to_hard(rows)
             stages.append(([name], rows))
 
+    _check_not_empty(stages, read, inputs, drop_solved, drop_unsolved)
     out.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, Any] = {"mode": mode, "order": order, "seed": seed, "dropped": dropped, "stages": []}
     for i, (names, rows) in enumerate(stages, 1):

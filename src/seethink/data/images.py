@@ -20,6 +20,22 @@ def load_image(path: str | Path, where: str = "") -> Image.Image:
         raise UserError(f"{where}unreadable image {path}: {exc}") from None
 
 
+def check_image_file(path: str | Path, where: str = "") -> None:
+    """Fail now, naming `where` (file, row, field), if `path` is missing or not a readable image.
+
+    Reads the header and lets PIL verify the file's structure (PNG chunk checksums, ...)
+    without decoding the pixels, so whole datasets can be checked before training starts.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{where}image not found: {path}")
+    try:
+        with Image.open(p) as im:
+            im.verify()
+    except Exception as exc:  # PIL raises many types for damaged files (SyntaxError included)
+        raise UserError(f"{where}unreadable image {path}: {type(exc).__name__}: {exc}") from None
+
+
 def item_images(item: dict, base_dir: str | Path | None = None, cell_px: int = 28) -> list[Image.Image]:
     """Images of an item: files listed in `images` (relative to base_dir), else its toy scene."""
     paths = item.get("images") or []

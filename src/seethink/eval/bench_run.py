@@ -29,11 +29,12 @@ from typing import Any
 
 from PIL import Image
 
-from seethink.data.images import load_image
+from seethink.data.images import check_image_file, load_image
 from seethink.data.prompts import render_prompt
 from seethink.errors import UserError
 from seethink.eval.benchmarks import BENCHMARKS, load, save_images, score_file
 from seethink.eval.engine import count_tokens, generate
+from seethink.storage import disk_errors
 from seethink.utils import write_json, write_jsonl
 
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
@@ -107,10 +108,12 @@ def read_responses(path: Path) -> dict[str, str]:
 
 
 def _append_rows(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        fh.flush()
+    # A write cut short by a full disk leaves a torn last line, which `read_responses` drops.
+    with disk_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+            fh.flush()
 
 
 # ------------------------------------------------------------------ stats
@@ -164,6 +167,13 @@ def _check_images(name: str, items: list[dict], data_dir: Path) -> None:
             f"images in {data_dir} (as the official release lays them out) or point --data-root at a "
             "complete copy."
         )
+
+
+def _verify_images(name: str, items: list[dict]) -> None:
+    """Every image present and readable, before the model loads (not mid-way through generation)."""
+    for it in items:
+        for p in it.get("images") or []:
+            check_image_file(p, f"{name}: item {it['id']}, field 'images': ")
 
 
 def _image_size(item: dict) -> int:
@@ -234,6 +244,7 @@ def evaluate_benchmarks(
         if any(it.get("image_bytes") for it in items):
             save_images(items, out_root / name / "images")
         _check_images(name, items, ddir)
+        _verify_images(name, items)
         plans.append((name, ddir, items))
 
     if model_and_processor is not None:

@@ -10,8 +10,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from seethink.errors import UserError
 from seethink.registry import Registry
 from seethink.rewards.extract import extract_boxed, match_choice
+from seethink.rewards.guard import GuardedRewards, RewardFaults
 from seethink.rewards.mathcheck import math_equal
 
 RewardFn = Callable[[str, dict], dict[str, float]]
@@ -54,27 +56,65 @@ def part_name(spec: str) -> str:
     return spec.rsplit(":", 1)[-1] if ".py:" in spec else spec
 
 
+class Reward:
+    """The combined reward: `reward(completion, item) -> {"overall": ..., parts}`.
+
+    Our accuracy and format parts run in-process; user rewards run under `GuardedRewards`
+    (a time limit, faults scored 0). `faults` counts what went wrong; `close()` stops the
+    reward worker (it also stops when the object is garbage collected or at exit).
+    """
+
+    def __init__(self, accuracy_weight: float, format_weight: float, extras: list[tuple[str, RewardFn | None, str | None]],
+                 weights: list[float], timeout_s: float) -> None:
+        self.accuracy_weight = accuracy_weight
+        self.format_weight = format_weight
+        self.weights = weights
+        self.timeout_s = timeout_s
+        self.faults = RewardFaults(timeout_s=timeout_s)
+        self.extras = GuardedRewards(extras, timeout_s, self.faults)
+
+    def _part(self, name: str, fn: Callable[[], dict[str, float]]) -> float:
+        try:
+            return float(fn()[name])
+        except Exception as exc:  # a bad item or an extraction bug must not stop training
+            self.faults.error(name, f"{type(exc).__name__}: {exc}")
+            return 0.0
+
+    def __call__(self, completion: Any, item: dict) -> dict[str, float]:
+        text = _text(completion)
+        acc = self._part("accuracy", lambda: accuracy_reward(text, item, timeout_s=self.timeout_s))
+        fmt = self._part("format", lambda: format_reward(text))
+        parts = {"accuracy": acc, "format": fmt}
+        total = self.accuracy_weight * acc + self.format_weight * fmt
+        values = self.extras(text, item) if self.extras.names else []
+        for name, value, w in zip(self.extras.names, values, self.weights, strict=True):
+            parts[name] = value
+            total += w * value
+        return {"overall": total, **parts}
+
+    def close(self) -> None:
+        self.extras.close()
+
+
 def build_reward(
     accuracy_weight: float = 0.9,
     format_weight: float = 0.1,
     extra: list[str] | None = None,
     extra_weights: list[float] | None = None,
     timeout_s: float = 5.0,
-) -> RewardFn:
-    """The weighted sum (default 0.9 accuracy + 0.1 format) plus any user rewards."""
-    extras = [(part_name(name), REWARDS.get(name)) for name in (extra or [])]
-    weights = list(extra_weights or [1.0] * len(extras))
+) -> Reward:
+    """The weighted sum (default 0.9 accuracy + 0.1 format) plus any user rewards.
 
-    def reward(completion: Any, item: dict) -> dict[str, float]:
-        acc = accuracy_reward(completion, item, timeout_s=timeout_s)["accuracy"]
-        fmt = format_reward(completion)["format"]
-        parts = {"accuracy": acc, "format": fmt}
-        total = accuracy_weight * acc + format_weight * fmt
-        for (name, fn), w in zip(extras, weights, strict=True):
-            out = fn(_text(completion), item)
-            value = float(out["overall"] if isinstance(out, dict) else out)
-            parts[name] = value
-            total += w * value
-        return {"overall": total, **parts}
-
-    return reward
+    `extra` names registered rewards or user code as `path/to/file.py:function`; a user file
+    is imported only in the reward worker process (see `seethink.rewards.guard`).
+    """
+    entries: list[tuple[str, RewardFn | None, str | None]] = []
+    for name in extra or []:
+        if name.rpartition(":")[0].endswith(".py"):
+            entries.append((part_name(name), None, name))
+        else:
+            entries.append((part_name(name), REWARDS.get(name), None))
+    weights = list(extra_weights or [1.0] * len(entries))
+    if len(weights) != len(entries):
+        raise UserError("config key 'reward.extra_weights': give one weight per reward.extra entry")
+    return Reward(accuracy_weight, format_weight, entries, weights, timeout_s)

@@ -19,6 +19,7 @@ from typing import Any
 
 from seethink import dist
 from seethink.config import Recipe, StageSpec, TrainerSpec, dump_recipe, stage_trainer
+from seethink.data.images import check_image_file
 from seethink.data.tasks import TASKS, get_task
 from seethink.errors import UserError
 from seethink.utils import atomic_write_text, read_jsonl, write_json, write_jsonl
@@ -43,12 +44,16 @@ def data_file_items(path: str | Path) -> list[dict]:
     if not p.is_file():
         raise UserError(f"stage data file not found: {path}")
     rows = read_jsonl(p)
+    if not rows:
+        raise UserError(f"stage data file {p} holds no items")
     for n, row in enumerate(rows, 1):
         for key in ("question", "answer"):
             if key not in row:
                 raise UserError(f"{p}, row {n}, field '{key}': missing")
         row.setdefault("id", f"{p.stem}-{n}")
         row["images"] = [str((p.parent / im).resolve()) for im in row.get("images") or []]
+        for im in row["images"]:  # now, not hours later when this stage starts
+            check_image_file(im, f"{p}, row {n}, field 'images': ")
     return rows
 
 

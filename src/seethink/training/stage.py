@@ -18,7 +18,8 @@ from typing import Any
 from seethink import dist
 from seethink.config import RewardSpec, TrainerSpec
 from seethink.errors import UserError
-from seethink.rewards.core import build_reward, part_name
+from seethink.rewards.core import Reward, build_reward, part_name
+from seethink.storage import disk_errors, strip_pickles
 from seethink.training.scaling import (
     check_runtime,
     lora_config,
@@ -43,6 +44,8 @@ _KEEP = {
     "learning_rate": "learning_rate",
     "grad_norm": "grad_norm",
     "frac_reward_zero_std": "frac_zero_std_groups",
+    "reward_errors": "reward_errors",  # reward calls that raised (scored 0), from RewardFaultsToLogs
+    "reward_timeouts": "reward_timeouts",  # reward calls cut off at reward.timeout_s (scored 0)
 }
 
 
@@ -99,12 +102,13 @@ def _part_reward(part: str, shared: _SharedReward) -> Any:
     return fn
 
 
-def reward_functions(spec: RewardSpec) -> tuple[list[Any], list[float]]:
+def reward_functions(spec: RewardSpec) -> tuple[list[Any], list[float], Reward]:
+    """TRL reward functions (one per part), their weights, and the combined reward (faults, close)."""
     combined = build_reward(0.0, 0.0, spec.extra, spec.extra_weights, timeout_s=spec.timeout_s)
     names = ["accuracy", "format", *(part_name(e) for e in spec.extra)]
     weights = [spec.accuracy_weight, spec.format_weight, *(spec.extra_weights or [1.0] * len(spec.extra))]
     shared = _SharedReward(combined)
-    return [_part_reward(n, shared) for n in names], weights
+    return [_part_reward(n, shared) for n in names], weights, combined
 
 
 def vision_tower(model: Any) -> Any:
@@ -166,7 +170,8 @@ def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
     )
 
 
-def drop_long_prompts(items: list[dict], processor: Any, max_tokens: int, log: Any = print) -> list[dict]:
+def drop_long_prompts(items: list[dict], processor: Any, max_tokens: int, log: Any = print,
+                      stage: str = "") -> list[dict]:
     """Drop items whose text prompt alone exceeds the limit (truncating a prompt corrupts it)."""
     from seethink.data.prompts import render_prompt
 
@@ -175,7 +180,8 @@ def drop_long_prompts(items: list[dict], processor: Any, max_tokens: int, log: A
     if len(kept) < len(items):
         log(f"[stage] dropped {len(items) - len(kept)} items whose prompt exceeds {max_tokens} tokens")
     if not kept:
-        raise UserError(f"no training items left: every prompt exceeds max_prompt_length={max_tokens}")
+        raise UserError(f"stage '{stage}': no training items left after the prompt-length filter: all {len(items)} "
+                        f"prompts exceed trainer.max_prompt_length={max_tokens} tokens; raise it for this stage")
     return kept
 
 
@@ -197,41 +203,55 @@ def run_stage(
 ) -> dict:
     """Train one stage from `model_path`; the checkpoint lands in `out_dir/checkpoint`."""
     from seethink.models.load import load_model
+    from seethink.training.callbacks import RewardFaultsToLogs, StopOnNonFinite, train_checked
     from seethink.training.datasets import grpo_dataset
 
     out_dir = Path(out_dir)
     check_runtime(trainer)
     model, processor = load_model(model_path, trust_remote_code=trust_remote_code, dtype=dtype)
     set_vision_frozen(model, trainer.freeze_vision)
-    items = drop_long_prompts(items, processor, trainer.max_prompt_length, log=log)
+    items = drop_long_prompts(items, processor, trainer.max_prompt_length, log=log, stage=stage)
     dataset = grpo_dataset(items, cell_px=cell_px)
     callback = _metrics_callback(Path(metrics_path), stage, variant)
+    guard = StopOnNonFinite(stage, variant)
+    combined: Reward | None = None
     t0 = time.time()
     if trainer.kind == "grpo":
         from trl import GRPOTrainer
 
-        funcs, weights = reward_functions(reward)
-        args = grpo_config(trainer, out_dir, seed, reward_weights=weights)
+        funcs, weights, combined = reward_functions(reward)
+        # An honest loss in the logs: the default filter hides NaN steps from StopOnNonFinite.
+        args = grpo_config(trainer, out_dir, seed, reward_weights=weights, logging_nan_inf_filter=False)
         tr = GRPOTrainer(
             model=model, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=processor,
             peft_config=lora_config(trainer),
-            callbacks=[callback],
+            callbacks=[guard, RewardFaultsToLogs(combined.faults), callback],
         )
     else:
-        tr = _sft_trainer(model, processor, items, trainer, out_dir, seed, cell_px, callback)
-    result = tr.train()
+        tr = _sft_trainer(model, processor, items, trainer, out_dir, seed, cell_px, [guard, callback])
+    try:
+        result = train_checked(tr, guard)
+    finally:
+        if combined is not None:
+            combined.close()
+    faults = combined.faults if combined is not None else None
+    if faults is not None and faults.summary():
+        log(f"[{variant}/{stage}] " + faults.summary().replace("\n", f"\n[{variant}/{stage}] "))
     ckpt = out_dir / "checkpoint"
-    save_checkpoint(tr, processor, ckpt, base_path=model_path, lora=trainer.lora_r > 0, dtype=dtype,
-                    trust_remote_code=trust_remote_code)
+    with disk_errors(ckpt):
+        save_checkpoint(tr, processor, ckpt, base_path=model_path, lora=trainer.lora_r > 0, dtype=dtype,
+                        trust_remote_code=trust_remote_code)
+        if dist.is_main_process():
+            strip_pickles(ckpt)
     if dist.is_main_process():
         shutil.rmtree(out_dir / "trainer", ignore_errors=True)
     return {"seconds": time.time() - t0, "world_size": int(tr.accelerator.num_processes), "lora_r": trainer.lora_r,
             "train_loss": float(result.training_loss), "items": len(items),
-            "steps": int(result.global_step)}
+            "steps": int(result.global_step), **(faults.totals() if faults is not None else {})}
 
 
 def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, out_dir: Path, seed: int,
-                 cell_px: int, callback: Any) -> Any:
+                 cell_px: int, callbacks: list[Any]) -> Any:
     """A supervised stage (e.g. caption SFT baselines) on the items' worked solutions."""
     import torch
     from trl import SFTConfig, SFTTrainer
@@ -257,7 +277,8 @@ def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, 
         completion_only_loss=True,
         **precision_kwargs(t, SFTConfig),
         shuffle_dataset=t.shuffle,
+        logging_nan_inf_filter=False,
     )
     return SFTTrainer(model=model, args=args, train_dataset=sft_dataset(items, cell_px=cell_px),
                       peft_config=lora_config(t),
-                      processing_class=processor, callbacks=[callback])
+                      processing_class=processor, callbacks=callbacks)
