@@ -141,7 +141,8 @@ class RewardSpec:
     format_weight: float = 0.1
     extra: list[str] = field(default_factory=list)  # "path/file.py:fn" or registered names
     extra_weights: list[float] = field(default_factory=list)
-    timeout_s: float = 5.0  # per answer comparison; a slower check scores 0
+    # time limit per reward call (the math check, each user reward); a slower call is cut off and scores 0
+    timeout_s: float = 5.0
 
 
 @dataclass
