@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +110,70 @@ def iter_jsonl(path: str | Path) -> Iterator[dict]:
 
 def read_jsonl(path: str | Path) -> list[dict]:
     return list(iter_jsonl(path))
+
+
+@contextmanager
+def atomic_dir(path: str | Path, writer: bool = True) -> Iterator[Path]:
+    """Build a directory in a sibling temp folder; it replaces `path` only once the block succeeds.
+
+    A process killed inside the block leaves `path` as it was (the temp folder is cleared on the next
+    try). Callers must be the only writer of `path` (the run lock sees to that). In a multi-process
+    launch every rank gets the same temp path but only the `writer` (main) process creates and
+    renames it.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    old = path.with_name(f".{path.name}.old")
+    if not writer:
+        yield tmp
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    if path.exists():  # a directory cannot be renamed over a non-empty one: move the old one aside first
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """A temp path beside `path` (same suffix, so writers that go by the suffix work) renamed onto it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_appended_jsonl(path: str | Path) -> list[dict]:
+    """Rows of a JSONL file written by appending as work goes (a log, saved batches).
+
+    A torn last line (an append cut off by a kill) is dropped; a bad line elsewhere is an error.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").split("\n")
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            if n == len(lines):  # no newline after it yet: the append was cut off
+                break
+            raise UserError(f"{path}, row {n}: not valid JSON; fix or delete that line") from None
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
