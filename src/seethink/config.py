@@ -95,6 +95,9 @@ class TrainerSpec:
     gradient_checkpointing: bool = False
     shuffle: bool = True  # False keeps the dataset order (curricula)
     logging_steps: int = 1
+    # A resumable checkpoint (weights, optimizer, RNG) every N optimizer steps, newest kept; 0 = none
+    # (a killed stage then restarts from its beginning).
+    save_steps: int = 50
     bf16: bool = True  # bf16 mixed precision (autocast, TRL's default); false computes in float32
     # LoRA via PEFT: lora_r > 0 trains rank-r adapters; the stage checkpoint is saved merged.
     lora_r: int = 0
@@ -472,6 +475,7 @@ def _check_trainer(t: TrainerSpec, where: str) -> None:
     c.number("max_prompt_length", t.max_prompt_length, 1)
     c.number("max_completion_length", t.max_completion_length, 1)
     c.number("logging_steps", t.logging_steps, 1)
+    c.number("save_steps", t.save_steps, 0)
 
 
 def _check_name(name: str, where: str) -> None:

@@ -5,12 +5,15 @@ previous stage's checkpoint. *merged*: one stage with every stage's items pooled
 the same total number of steps, using the recipe-wide trainer defaults.
 
 Finished units (a stage checkpoint, a model's evaluation) are recorded by marker files
-written last, so re-running the same command skips what is done.
+written last, so re-running the same command skips what is done; an unfinished stage
+continues from its newest trainer checkpoint and an unfinished evaluation from its saved
+batches. The run directory is locked (run.lock) for the whole run. README: "Resume".
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import shutil
 import time
@@ -22,7 +25,8 @@ from seethink.config import Recipe, StageSpec, TrainerSpec, dump_recipe, stage_t
 from seethink.data.images import check_image_file
 from seethink.data.tasks import TASKS, get_task
 from seethink.errors import UserError
-from seethink.utils import atomic_write_text, read_jsonl, write_json, write_jsonl
+from seethink.runlock import run_lock
+from seethink.utils import atomic_write_text, read_jsonl, write_json
 
 
 @dataclasses.dataclass
@@ -140,11 +144,16 @@ def resolve_base(recipe: Recipe, log: Any = print) -> Path:
     return p
 
 
-def _drop_metrics(path: Path, variant: str, stage: str) -> None:
-    """Forget log rows of an unfinished stage before it is re-run (no duplicates on resume)."""
-    if path.is_file():
-        rows = [r for r in read_jsonl(path) if not (r.get("variant") == variant and r.get("stage") == stage)]
-        write_jsonl(path, rows)
+def _holding_run_lock(fn: Any) -> Any:
+    """Run the pipeline holding the run directory's lock (see seethink.runlock): a second
+    process on the same directory stops with an error instead of corrupting the first's files."""
+
+    @functools.wraps(fn)
+    def wrapper(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
+        with run_lock(out_dir, log=log):
+            return fn(recipe, out_dir, log=log)
+
+    return wrapper
 
 
 def _silent(*_: Any, **__: Any) -> None:
@@ -155,6 +164,7 @@ def banner(text: str, log: Any = print) -> None:
     log("\n" + "=" * 70 + f"\n  {text}\n" + "=" * 70)
 
 
+@_holding_run_lock
 def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
     """Warm start (toy) -> train each variant -> evaluate all -> summary, report, plots.
 
@@ -202,17 +212,16 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
                     f"{st.trainer.max_steps} steps, lr {st.trainer.learning_rate:g}, G={st.trainer.group_size}",
                     log,
                 )
-                if main:
-                    shutil.rmtree(sdir, ignore_errors=True)
-                    _drop_metrics(metrics_path, variant, st.name)
                 dist.barrier()
-                info = run_stage(
+                info = run_stage(  # resume=True: continues from sdir/trainer/checkpoint-N if a killed run left one
                     current, st.items, st.trainer, recipe.reward, sdir, stage=st.name, variant=variant,
                     metrics_path=metrics_path, seed=recipe.seed, cell_px=recipe.toy.cell_px,
                     trust_remote_code=recipe.model.trust_remote_code, dtype=recipe.model.dtype, log=log,
+                    resume=True,
                 )
                 if main:
                     write_json(done, info)
+                    shutil.rmtree(sdir / "trainer", ignore_errors=True)
                 dist.barrier()
             timings[f"{variant}/{st.name}"] = json.loads(done.read_text())["seconds"]
             current = sdir / "checkpoint"

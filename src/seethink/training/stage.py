@@ -20,6 +20,15 @@ from seethink.config import RewardSpec, TrainerSpec
 from seethink.errors import UserError
 from seethink.rewards.core import Reward, build_reward, part_name
 from seethink.storage import disk_errors, strip_pickles
+from seethink.training.resume import (
+    ResumeExactly,
+    checkpoint_args,
+    checkpoint_step,
+    drop_metrics_after,
+    last_checkpoint,
+    logged_train_loss,
+    restore_weights,
+)
 from seethink.training.scaling import (
     check_runtime,
     lora_config,
@@ -28,7 +37,7 @@ from seethink.training.scaling import (
     save_checkpoint,
     vllm_kwargs,
 )
-from seethink.utils import append_jsonl
+from seethink.utils import append_jsonl, atomic_dir
 
 # TRL log keys we keep in metrics.jsonl (renamed to short, stable names).
 _KEEP = {
@@ -161,7 +170,7 @@ def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
         max_completion_length=t.max_completion_length,
         shuffle_dataset=t.shuffle,
         logging_steps=t.logging_steps,
-        save_strategy="no",
+        **checkpoint_args(t.save_steps),  # resumable: trainer/checkpoint-N, newest only
         report_to=[],
         seed=seed,
         use_cpu=not torch.cuda.is_available(),
@@ -200,15 +209,24 @@ def run_stage(
     trust_remote_code: bool = False,
     dtype: str = "float32",
     log: Any = print,
+    resume: bool = False,
 ) -> dict:
-    """Train one stage from `model_path`; the checkpoint lands in `out_dir/checkpoint`."""
+    """Train one stage from `model_path`; the checkpoint lands in `out_dir/checkpoint`.
+
+    `resume=True` (the pipeline): continue from the newest complete `out_dir/trainer/checkpoint-N`
+    a killed run left, after dropping this stage's metrics rows logged past it, and keep
+    `out_dir/trainer` (the caller removes it once the stage is recorded as finished).
+    """
     from seethink.models.load import load_model
     from seethink.training.callbacks import RewardFaultsToLogs, StopOnNonFinite, train_checked
     from seethink.training.datasets import grpo_dataset
 
     out_dir = Path(out_dir)
     check_runtime(trainer)
+    resume_from = _resume_point(out_dir, resume, metrics_path, variant, stage, log)
     model, processor = load_model(model_path, trust_remote_code=trust_remote_code, dtype=dtype)
+    if resume_from is not None:
+        restore_weights(model, resume_from, trust_remote_code=trust_remote_code)
     set_vision_frozen(model, trainer.freeze_vision)
     items = drop_long_prompts(items, processor, trainer.max_prompt_length, log=log, stage=stage)
     dataset = grpo_dataset(items, cell_px=cell_px)
@@ -225,12 +243,12 @@ def run_stage(
         tr = GRPOTrainer(
             model=model, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=processor,
             peft_config=lora_config(trainer),
-            callbacks=[guard, RewardFaultsToLogs(combined.faults), callback],
+            callbacks=[guard, RewardFaultsToLogs(combined.faults), callback, ResumeExactly()],
         )
     else:
-        tr = _sft_trainer(model, processor, items, trainer, out_dir, seed, cell_px, [guard, callback])
+        tr = _sft_trainer(model, processor, items, trainer, out_dir, seed, cell_px, [guard, callback, ResumeExactly()])
     try:
-        result = train_checked(tr, guard)
+        result = train_checked(tr, guard, resume_from_checkpoint=str(resume_from) if resume_from else None)
     finally:
         if combined is not None:
             combined.close()
@@ -238,16 +256,31 @@ def run_stage(
     if faults is not None and faults.summary():
         log(f"[{variant}/{stage}] " + faults.summary().replace("\n", f"\n[{variant}/{stage}] "))
     ckpt = out_dir / "checkpoint"
-    with disk_errors(ckpt):
-        save_checkpoint(tr, processor, ckpt, base_path=model_path, lora=trainer.lora_r > 0, dtype=dtype,
+    with disk_errors(ckpt), atomic_dir(ckpt, writer=dist.is_main_process()) as tmp:
+        save_checkpoint(tr, processor, tmp, base_path=model_path, lora=trainer.lora_r > 0, dtype=dtype,
                         trust_remote_code=trust_remote_code)
         if dist.is_main_process():
-            strip_pickles(ckpt)
-    if dist.is_main_process():
+            strip_pickles(tmp)
+    if dist.is_main_process() and not resume:
         shutil.rmtree(out_dir / "trainer", ignore_errors=True)
     return {"seconds": time.time() - t0, "world_size": int(tr.accelerator.num_processes), "lora_r": trainer.lora_r,
-            "train_loss": float(result.training_loss), "items": len(items),
+            "train_loss": logged_train_loss(tr.state, result.training_loss), "items": len(items),
             "steps": int(result.global_step), **(faults.totals() if faults is not None else {})}
+
+
+def _resume_point(out_dir: Path, resume: bool, metrics_path: str | Path, variant: str, stage: str,
+                  log: Any) -> Path | None:
+    """The checkpoint to continue from (resume) after trimming the log; else a clean trainer folder."""
+    if not dist.is_main_process():  # the main process tidies; every rank reads the same folder
+        return last_checkpoint(out_dir / "trainer", tidy=False) if resume else None
+    if not resume:
+        shutil.rmtree(out_dir / "trainer", ignore_errors=True)
+        return None
+    ckpt = last_checkpoint(out_dir / "trainer")
+    drop_metrics_after(metrics_path, variant, stage, checkpoint_step(ckpt) if ckpt else 0)
+    if ckpt is not None:
+        log(f"[{variant}/{stage}] resuming from {ckpt} (step {checkpoint_step(ckpt)})")
+    return ckpt
 
 
 def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, out_dir: Path, seed: int,
@@ -269,7 +302,7 @@ def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, 
         lr_scheduler_type=t.lr_scheduler,
         per_device_train_batch_size=per_device_batch(t),
         logging_steps=t.logging_steps,
-        save_strategy="no",
+        **checkpoint_args(t.save_steps),
         report_to=[],
         seed=seed,
         use_cpu=not torch.cuda.is_available(),

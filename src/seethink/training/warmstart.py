@@ -7,7 +7,10 @@ cell from its own merged token first gives the language model features worth rea
 The classification head is temporary and discarded.
 
 The result is cached under $SEETHINK_CACHE (default ~/.cache/seethink) keyed by every
-setting that affects it, so a second demo reuses it.
+setting that affects it, so a second demo reuses it. It is built in `KEY.partial/` under a
+lock (`KEY.lock`; a second process wants the same base: it waits) and renamed into place
+when complete. A killed build resumes: the vision-pretrained model is kept as a finished
+unit (`vision/`), SFT continues from its newest checkpoint (`sft/checkpoint-N`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from seethink import __version__
 from seethink.config import Recipe
 from seethink.data.tasks import get_task
 from seethink.data.toyworld.scenes import COLORS, SHAPES, render_scene, sample_scene
-from seethink.utils import seed_everything, write_json
+from seethink.training.resume import logged_train_loss
+from seethink.utils import atomic_dir, seed_everything, write_json
 
 N_CELL_CLASSES = 1 + len(SHAPES) * len(COLORS)  # empty, or shape x colour
 
@@ -66,20 +70,27 @@ def cached_base(recipe: Recipe) -> Path:
 
 
 def ensure_toy_base(recipe: Recipe, log: Any = print) -> Path:
-    """Path of the warm-started toy base, building it on first use."""
+    """Path of the warm-started toy base, building (or finishing) it on first use."""
+    from seethink.runlock import RunLock
+
     out = cached_base(recipe)
     if (out / "warmstart.json").is_file():
         log(f"[warm start] reusing cached base {out}")
         return out
-    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    stats = build_warm_base(recipe, tmp, log=log)
-    write_json(tmp / "warmstart.json", stats)
-    if out.exists():  # another process finished first; keep theirs
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, out)
+    lock = RunLock(out.with_name(out.name + ".lock"), what="warm-start cache entry", wait=True, main_only=False,
+                   log=log)
+    with lock:
+        if (out / "warmstart.json").is_file():  # built by the process we waited for
+            log(f"[warm start] reusing cached base {out}")
+            return out
+        for old in out.parent.glob(out.name + ".tmp*"):  # builds of older versions, killed
+            shutil.rmtree(old, ignore_errors=True)
+        partial = out.with_name(out.name + ".partial")
+        stats = build_warm_base(recipe, partial, log=log)
+        write_json(partial / "final" / "warmstart.json", stats)  # the marker of a complete base
+        shutil.rmtree(out, ignore_errors=True)  # a folder without the marker is an unfinished leftover
+        os.replace(partial / "final", out)
+        shutil.rmtree(partial, ignore_errors=True)
     return out
 
 
@@ -135,12 +146,16 @@ def sft_items(recipe: Recipe) -> list[dict]:
     return items
 
 
-def run_sft(model: Any, processor: Any, items: list[dict], recipe: Recipe, out_dir: Path) -> dict:
-    """TRL SFTTrainer on worked solutions; linear decay, vision tower at a smaller lr."""
+def run_sft(model: Any, processor: Any, items: list[dict], recipe: Recipe, out_dir: Path, log: Any = print) -> dict:
+    """TRL SFTTrainer on worked solutions; linear decay, vision tower at a smaller lr.
+
+    Checkpoints ten times over the run into `out_dir/sft` and continues from the newest one.
+    """
     import torch
     from trl import SFTConfig, SFTTrainer
 
     from seethink.training.datasets import sft_dataset
+    from seethink.training.resume import ResumeExactly, checkpoint_args, last_checkpoint, restore_weights
 
     ws = recipe.warmstart
     visual_ids = {id(p) for p in model.model.visual.parameters()}
@@ -156,43 +171,62 @@ def run_sft(model: Any, processor: Any, items: list[dict], recipe: Recipe, out_d
         per_device_train_batch_size=ws.sft_batch,
         logging_steps=max(1, ws.sft_steps // 20),
         report_to=[],
-        save_strategy="no",
+        **checkpoint_args(max(1, ws.sft_steps // 10)),
         use_cpu=not torch.cuda.is_available(),
         max_length=None,
         completion_only_loss=True,
         seed=ws.seed,
         disable_tqdm=ws.sft_steps < 5,
     )
+    resume_from = last_checkpoint(out_dir / "sft")
+    if resume_from is not None:
+        log(f"[warm start] resuming SFT from {resume_from}")
+        restore_weights(model, resume_from)
     trainer = SFTTrainer(
         model=model,
         args=args,
         train_dataset=sft_dataset(items, cell_px=recipe.toy.cell_px),
         processing_class=processor,
         optimizers=(opt, sched),
+        callbacks=[ResumeExactly()],
     )
-    result = trainer.train()
-    shutil.rmtree(out_dir / "sft", ignore_errors=True)
-    return {"sft_loss": float(result.training_loss)}
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    return {"sft_loss": logged_train_loss(trainer.state, result.training_loss)}
 
 
 def build_warm_base(recipe: Recipe, out_dir: Path, log: Any = print) -> dict:
+    """Build the base into `out_dir/final`, resuming whatever an interrupted build left in `out_dir`.
+
+    Units: `vision/` + `vision.json` (the built, vision-pretrained model), then SFT with its
+    checkpoints in `sft/`, then `final/` (written via a temp folder).
+    """
     from seethink.models.build_toy import build_toy
     from seethink.models.load import load_model
 
     t0 = time.time()
-    seed_everything(recipe.warmstart.seed)
-    log(f"[warm start] building tiny Qwen2-VL in {out_dir}")
-    build_toy(out_dir, recipe.toy_model, recipe.toy, seed=recipe.warmstart.seed)
-    model, processor = load_model(out_dir)
-    cell_acc = pretrain_vision(model, processor, recipe, log=log)
+    vision, vision_done = out_dir / "vision", out_dir / "vision.json"
+    if not vision_done.is_file():
+        shutil.rmtree(out_dir / "sft", ignore_errors=True)  # SFT checkpoints of another vision model
+        with atomic_dir(vision) as tmp:
+            seed_everything(recipe.warmstart.seed)
+            log(f"[warm start] building tiny Qwen2-VL in {out_dir}")
+            build_toy(tmp, recipe.toy_model, recipe.toy, seed=recipe.warmstart.seed)
+            model, processor = load_model(tmp)
+            cell_acc = pretrain_vision(model, processor, recipe, log=log)
+            model.save_pretrained(tmp, safe_serialization=True)
+            processor.save_pretrained(tmp)
+        write_json(vision_done, {"cell_accuracy": cell_acc, "vision_seconds": time.time() - t0})
+    else:
+        log(f"[warm start] resuming the build in {out_dir} (vision pretraining done)")
+    vstats = json.loads(vision_done.read_text())
+    model, processor = load_model(vision)
     t1 = time.time()
     items = sft_items(recipe)
     log(f"[warm start] SFT on {len(items)} worked solutions, {recipe.warmstart.sft_steps} steps")
-    stats = run_sft(model, processor, items, recipe, out_dir)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    processor.save_pretrained(out_dir)
-    stats.update(
-        {"cell_accuracy": cell_acc, "vision_seconds": t1 - t0, "sft_seconds": time.time() - t1, "sft_items": len(items)}
-    )
+    stats = run_sft(model, processor, items, recipe, out_dir, log=log)
+    with atomic_dir(out_dir / "final") as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        processor.save_pretrained(tmp)
+    stats.update({**vstats, "sft_seconds": time.time() - t1, "sft_items": len(items)})
     log(f"[warm start] done in {time.time() - t0:.0f}s (SFT loss {stats['sft_loss']:.3f})")
     return stats
