@@ -7,7 +7,7 @@ generation needs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from PIL import Image
@@ -29,11 +29,18 @@ def generate(
     top_p: float = 1.0,
     num_return_sequences: int = 1,
     progress: Callable[[int], None] | None = None,
+    cached: Mapping[int, list[str]] | None = None,
+    on_batch: Callable[[list[int], list[list[str]]], None] | None = None,
 ) -> list[list[str]]:
     """For each conversation, `num_return_sequences` decoded completions (special tokens dropped).
 
     `conversations[i]` holds plain-string user content; `images[i]` its images (may be
     empty) which are inserted as placeholders before the text.
+
+    Resuming: `on_batch(indices, outputs)` is called after each generated batch (to save it)
+    and a batch whose every index is in `cached` is taken from there instead of generated.
+    Batches depend only on the inputs, so a resumed call forms the same batches (and,
+    greedy, gets the same outputs) as an uninterrupted one.
     """
     import torch
 
@@ -56,6 +63,12 @@ def generate(
     gen_kwargs["num_return_sequences"] = num_return_sequences
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
+        if cached is not None and all(i in cached for i in idx):
+            for i in idx:
+                out[i] = list(cached[i])
+            if progress:
+                progress(len(idx))
+            continue
         batch_imgs = [images[i] for i in idx]
         flat = [im for ims in batch_imgs for im in ims]
         enc = processor(
@@ -71,6 +84,8 @@ def generate(
         decoded = tok.batch_decode(new, skip_special_tokens=True)
         for j, i in enumerate(idx):
             out[i] = decoded[j * num_return_sequences : (j + 1) * num_return_sequences]
+        if on_batch:
+            on_batch(idx, [out[i] for i in idx])
         if progress:
             progress(len(idx))
     return out

@@ -12,7 +12,11 @@ from seethink.utils import read_jsonl, write_json, write_jsonl
 
 def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recipe, out_dir: str | Path,
                         log: Any = print) -> dict:
-    """Metrics of a checkpoint (cached in out_dir/metrics.json once complete)."""
+    """Metrics of a checkpoint (cached in out_dir/metrics.json once complete).
+
+    Generated responses are appended to out_dir/responses.partial.jsonl batch by batch, so an
+    interrupted evaluation of the same model, items and settings continues where it stopped.
+    """
     import hashlib
     import json
 
@@ -26,20 +30,28 @@ def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recip
            "items": hashlib.sha1("|".join(it["id"] for it in items).encode()).hexdigest()[:16],
            "ablation": recipe.eval.ablation, "max_new_tokens": recipe.eval.max_new_tokens}
     key_file = out / "eval_key.json"
-    if done.is_file() and key_file.is_file() and json.loads(key_file.read_text()) == key:
+    partial = out / "responses.partial.jsonl"
+    same = key_file.is_file() and json.loads(key_file.read_text()) == key
+    if done.is_file() and same:
         log(f"[eval] {out} already evaluated, reusing")
         return json.loads(done.read_text())
+    if not same:  # what is on disk belongs to another evaluation
+        done.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+        write_json(key_file, key)
+    elif partial.is_file():
+        log(f"[eval] {out}: continuing an interrupted evaluation")
     model, processor = load_model(model_path, trust_remote_code=recipe.model.trust_remote_code,
                                   dtype=recipe.model.dtype)
     r = recipe.reward
     reward = build_reward(r.accuracy_weight, r.format_weight, r.extra, r.extra_weights, timeout_s=r.timeout_s)
     metrics, preds = evaluate_model(
         model, processor, items, reward, ablation=recipe.eval.ablation, max_new_tokens=recipe.eval.max_new_tokens,
-        batch_size=recipe.eval.batch_size, cell_px=recipe.toy.cell_px, name=out.name,
+        batch_size=recipe.eval.batch_size, cell_px=recipe.toy.cell_px, name=out.name, resume_file=partial,
     )
     write_jsonl(out / "predictions.jsonl", preds)
-    write_json(key_file, key)
     write_json(done, metrics)  # written last: its presence means the evaluation finished
+    partial.unlink(missing_ok=True)
     return metrics
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -20,6 +21,7 @@ from seethink.data.prompts import render_prompt
 from seethink.data.toyworld.scenes import blank_like
 from seethink.eval.engine import count_tokens, generate
 from seethink.rewards.core import RewardFn
+from seethink.utils import append_jsonl, read_appended_jsonl
 
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 
@@ -56,14 +58,20 @@ def evaluate_items(
     batch_size: int = 32,
     cell_px: int = 28,
     desc: str = "eval",
+    resume_file: Path | None = None,
 ) -> tuple[dict, list[dict]]:
-    """Greedy answers for `items`; returns (metrics, predictions)."""
+    """Greedy answers for `items`; returns (metrics, predictions).
+
+    With `resume_file`, each generated batch's responses are appended there as they come and
+    batches already there are not generated again (an interrupted evaluation continues).
+    """
     convs = [[{"role": "user", "content": render_prompt(it)}] for it in items]
     imgs = _images(items, mode, cell_px)
+    cached, save = _resume_hooks(resume_file, items, mode)
     with tqdm(total=len(items), desc=desc, leave=False) as bar:
         outs = generate(
             model, processor, convs, imgs, max_new_tokens=max_new_tokens, batch_size=batch_size,
-            progress=bar.update,
+            progress=bar.update, cached=cached, on_batch=save,
         )
     preds = []
     for it, (resp,) in zip(items, outs, strict=True):
@@ -82,6 +90,23 @@ def evaluate_items(
             }
         )
     return summarize(preds, items), preds
+
+
+def _resume_hooks(path: Path | None, items: list[dict], mode: str) -> tuple[dict[int, list[str]] | None, Any]:
+    """Responses saved by an interrupted run of this pass (by position and id), and the saver."""
+    if path is None:
+        return None, None
+    cached = {
+        r["i"]: r["responses"] for r in read_appended_jsonl(path)
+        if r.get("mode") == mode and isinstance(r.get("i"), int) and 0 <= r["i"] < len(items)
+        and r.get("id") == items[r["i"]]["id"]
+    }
+
+    def save(idx: list[int], outs: list[list[str]]) -> None:
+        for i, responses in zip(idx, outs, strict=True):
+            append_jsonl(path, {"mode": mode, "i": i, "id": items[i]["id"], "responses": responses})
+
+    return cached, save
 
 
 def summarize(preds: list[dict], items: list[dict]) -> dict:
@@ -116,11 +141,12 @@ def evaluate_model(
     batch_size: int = 32,
     cell_px: int = 28,
     name: str = "model",
+    resume_file: Path | None = None,
 ) -> tuple[dict, list[dict]]:
     """Real-image metrics, plus `ablation` (blank / shuffled) accuracy on image items."""
     metrics, preds = evaluate_items(
         model, processor, items, reward, max_new_tokens=max_new_tokens, batch_size=batch_size,
-        cell_px=cell_px, desc=f"eval {name}",
+        cell_px=cell_px, desc=f"eval {name}", resume_file=resume_file,
     )
     if ablation:
         img_items = [it for it in items if it.get("images") or (it.get("facts") or {}).get("objects")]
@@ -129,6 +155,7 @@ def evaluate_model(
             m, _ = evaluate_items(
                 model, processor, img_items, reward, mode=mode, max_new_tokens=max_new_tokens,
                 batch_size=batch_size, cell_px=cell_px, desc=f"eval {name} ({mode} images)",
+                resume_file=resume_file,
             )
             metrics["ablation"][mode] = {c: v["accuracy"] for c, v in m["by_capability"].items()}
     return metrics, preds

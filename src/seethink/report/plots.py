@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")  # headless machines
 import matplotlib.pyplot as plt  # noqa: E402
 
+from seethink.utils import atomic_file  # noqa: E402
+
 MODEL_ORDER = ("base", "merged", "staged")
 
 
@@ -42,7 +44,8 @@ def reward_curves(rows: list[dict], path: Path) -> Path | None:
         ax.set_ylim(-0.05, 1.05)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_file(path) as tmp:  # a killed report never leaves half a PNG
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
 
@@ -63,7 +66,8 @@ def _grouped_bars(summary: dict, key: str, title: str, ylabel: str, path: Path) 
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_file(path) as tmp:  # a killed report never leaves half a PNG
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
 
