@@ -126,6 +126,21 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run directory with su
 
 
 @app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="run directories of the same recipe (e.g. one per seed)")],
+    out: Annotated[Path | None, typer.Option(help="also write the effects as JSON here")] = None,
+) -> None:
+    """Effects of each stage and each trained model, with 95% intervals over seeds and items."""
+    from seethink.report.effects import effects, effects_markdown
+    from seethink.utils import write_json
+
+    rows = effects([str(r) for r in runs])
+    if out is not None:
+        write_json(out, rows)
+    typer.echo(effects_markdown(rows), nl=False)
+
+
+@app.command()
 def score(
     benchmark: Annotated[str, typer.Argument(help="a registered benchmark: mathvision, mathvista, wemath, mathverse, pope, ...")],
     results: Annotated[Path, typer.Argument(help="a results file in the benchmark's official format")],

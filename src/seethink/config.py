@@ -154,6 +154,12 @@ class EvalSpec:
     batch_size: int = 32
     max_new_tokens: int = 64
     ablation: bool = True  # also score with blank and shuffled images
+    # Sampled evaluation as in the reference recipe: `samples` answers per item at this
+    # temperature / top-p, scored by the fraction correct (0 = greedy only).
+    samples: int = 0
+    temperature: float = 0.6
+    top_p: float = 0.95
+    stages: bool = False  # also evaluate every intermediate stage checkpoint (per-stage effects)
     seed: int = 777  # held-out items come from a seed range disjoint from training
 
 
@@ -554,6 +560,9 @@ def validate(recipe: Recipe) -> None:
     e.number("batch_size", recipe.eval.batch_size, 1)
     e.number("max_new_tokens", recipe.eval.max_new_tokens, 1)
     e.number("seed", recipe.eval.seed, 0)
+    e.number("samples", recipe.eval.samples, 0)
+    e.number("temperature", recipe.eval.temperature, 0, lo_open=True)
+    e.number("top_p", recipe.eval.top_p, 0, 1, lo_open=True)
 
 
 def _check_reward(recipe: Recipe) -> None:

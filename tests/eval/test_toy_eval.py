@@ -59,3 +59,27 @@ def test_summary_and_baseline():
              for c in (True, False, True, True)]
     s = summarize(preds, items)
     assert s["accuracy"] == 75.0 and s["by_capability"]["perception"]["mean_think_tokens"] == 4
+
+
+def test_sampled_evaluation_is_seeded_and_resumes(tiny_model_dir: Path, tmp_path: Path):
+    """Sampled scores are fractions of k samples; a resumed pass reproduces them exactly."""
+    from seethink.models.load import load_model
+    from seethink.utils import read_jsonl
+
+    model, processor = load_model(tiny_model_dir)
+    items = generate_items("perception", 4, "test", seed=4) + generate_items("text", 2, "test", seed=4)
+    kw = dict(max_new_tokens=6, batch_size=2, samples=3, temperature=1.0, top_p=1.0, seed=5)
+    _, first = evaluate_model(model, processor, items, build_reward(), ablation=False, **kw)
+    assert all(p["sampled_correct"] in (0.0, 1 / 3, 2 / 3, 1.0) for p in first)
+    # An interrupted pass left only its first batch behind: the rest is generated again.
+    partial = tmp_path / "responses.partial.jsonl"
+    evaluate_model(model, processor, items, build_reward(), ablation=False, resume_file=partial, **kw)
+    rows = read_jsonl(partial)
+    sampled_rows = [r for r in rows if r["mode"] == "real-sampled"]
+    assert sampled_rows and all(len(r["responses"]) == 3 for r in sampled_rows)
+    keep = [r for r in rows if r["mode"] == "real"] + sampled_rows[:2]
+    partial.write_text("".join(__import__("json").dumps(r) + "\n" for r in keep))
+    metrics, resumed = evaluate_model(model, processor, items, build_reward(), ablation=False,
+                                      resume_file=partial, **kw)
+    assert [p["sampled_correct"] for p in resumed] == [p["sampled_correct"] for p in first]
+    assert "sampled_accuracy" in metrics["by_capability"]["perception"]

@@ -31,6 +31,7 @@ def generate(
     progress: Callable[[int], None] | None = None,
     cached: Mapping[int, list[str]] | None = None,
     on_batch: Callable[[list[int], list[list[str]]], None] | None = None,
+    seed: int = 0,
 ) -> list[list[str]]:
     """For each conversation, `num_return_sequences` decoded completions (special tokens dropped).
 
@@ -40,7 +41,8 @@ def generate(
     Resuming: `on_batch(indices, outputs)` is called after each generated batch (to save it)
     and a batch whose every index is in `cached` is taken from there instead of generated.
     Batches depend only on the inputs, so a resumed call forms the same batches (and,
-    greedy, gets the same outputs) as an uninterrupted one.
+    greedy, gets the same outputs) as an uninterrupted one. Sampling reseeds the generator
+    per batch from `seed` and the batch's position, so sampled outputs resume identically too.
     """
     import torch
 
@@ -78,6 +80,8 @@ def generate(
             return_tensors="pt",
         )
         enc = {k: v.to(device) if hasattr(v, "to") else v for k, v in enc.items()}
+        if temperature > 0:
+            torch.manual_seed(seed + start)
         with torch.inference_mode():
             seqs = model.generate(**enc, **gen_kwargs)
         new = seqs[:, enc["input_ids"].shape[1] :]  # (B * n, new_tokens)

@@ -28,7 +28,8 @@ def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recip
     # What was evaluated: reuse a finished evaluation only for the same model and items.
     key = {"model": str(Path(model_path).resolve()),
            "items": hashlib.sha1("|".join(it["id"] for it in items).encode()).hexdigest()[:16],
-           "ablation": recipe.eval.ablation, "max_new_tokens": recipe.eval.max_new_tokens}
+           "ablation": recipe.eval.ablation, "max_new_tokens": recipe.eval.max_new_tokens,
+           "samples": recipe.eval.samples, "temperature": recipe.eval.temperature, "top_p": recipe.eval.top_p}
     key_file = out / "eval_key.json"
     partial = out / "responses.partial.jsonl"
     same = key_file.is_file() and json.loads(key_file.read_text()) == key
@@ -48,6 +49,8 @@ def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recip
     metrics, preds = evaluate_model(
         model, processor, items, reward, ablation=recipe.eval.ablation, max_new_tokens=recipe.eval.max_new_tokens,
         batch_size=recipe.eval.batch_size, cell_px=recipe.toy.cell_px, name=out.name, resume_file=partial,
+        samples=recipe.eval.samples, temperature=recipe.eval.temperature, top_p=recipe.eval.top_p,
+        seed=recipe.eval.seed,
     )
     write_jsonl(out / "predictions.jsonl", preds)
     write_json(done, metrics)  # written last: its presence means the evaluation finished

@@ -59,8 +59,15 @@ def evaluate_items(
     cell_px: int = 28,
     desc: str = "eval",
     resume_file: Path | None = None,
+    samples: int = 0,
+    temperature: float = 0.6,
+    top_p: float = 0.95,
+    seed: int = 0,
 ) -> tuple[dict, list[dict]]:
     """Greedy answers for `items`; returns (metrics, predictions).
+
+    With `samples` > 0 each item is also answered `samples` times at `temperature` / `top_p`
+    (the reference recipe's protocol) and scored by its fraction of correct samples.
 
     With `resume_file`, each generated batch's responses are appended there as they come and
     batches already there are not generated again (an interrupted evaluation continues).
@@ -89,6 +96,17 @@ def evaluate_items(
                 "think_tokens": count_tokens(processor, m.group(1)) if m else 0,
             }
         )
+    if samples > 0:
+        cached, save = _resume_hooks(resume_file, items, f"{mode}-sampled")
+        with tqdm(total=len(items), desc=f"{desc} ({samples} samples)", leave=False) as bar:
+            souts = generate(
+                model, processor, convs, imgs, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                temperature=temperature, top_p=top_p, num_return_sequences=samples, seed=seed,
+                progress=bar.update, cached=cached, on_batch=save,
+            )
+        for it, pred, responses in zip(items, preds, souts, strict=True):
+            hits = [reward(resp, it).get("accuracy", 0.0) >= 1.0 for resp in responses]
+            pred["sampled_correct"] = sum(hits) / max(1, len(hits))
     return summarize(preds, items), preds
 
 
@@ -112,7 +130,7 @@ def _resume_hooks(path: Path | None, items: list[dict], mode: str) -> tuple[dict
 def summarize(preds: list[dict], items: list[dict]) -> dict:
     def block(ps: list[dict], its: list[dict]) -> dict:
         n = max(1, len(ps))
-        return {
+        b: dict[str, Any] = {
             "n": len(ps),
             "accuracy": 100.0 * sum(p["correct"] for p in ps) / n,
             "format": 100.0 * sum(p["format"] for p in ps) / n,
@@ -120,6 +138,9 @@ def summarize(preds: list[dict], items: list[dict]) -> dict:
             "mean_think_tokens": sum(p["think_tokens"] for p in ps) / n,
             "majority_baseline": majority_baseline(its),
         }
+        if ps and all("sampled_correct" in p for p in ps):
+            b["sampled_accuracy"] = 100.0 * sum(p["sampled_correct"] for p in ps) / n
+        return b
 
     caps = sorted({p["capability"] for p in preds})
     out = block(preds, items)
@@ -142,11 +163,17 @@ def evaluate_model(
     cell_px: int = 28,
     name: str = "model",
     resume_file: Path | None = None,
+    samples: int = 0,
+    temperature: float = 0.6,
+    top_p: float = 0.95,
+    seed: int = 0,
 ) -> tuple[dict, list[dict]]:
-    """Real-image metrics, plus `ablation` (blank / shuffled) accuracy on image items."""
+    """Real-image metrics (greedy, and sampled when `samples` > 0), plus `ablation` (blank /
+    shuffled, greedy) accuracy on image items."""
     metrics, preds = evaluate_items(
         model, processor, items, reward, max_new_tokens=max_new_tokens, batch_size=batch_size,
-        cell_px=cell_px, desc=f"eval {name}", resume_file=resume_file,
+        cell_px=cell_px, desc=f"eval {name}", resume_file=resume_file, samples=samples,
+        temperature=temperature, top_p=top_p, seed=seed,
     )
     if ablation:
         img_items = [it for it in items if it.get("images") or (it.get("facts") or {}).get("objects")]

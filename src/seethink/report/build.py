@@ -19,7 +19,7 @@ def _delta(a: float, b: float) -> str:
     return f"{'+' if d >= 0 else ''}{d:.1f}"
 
 
-def render_markdown(summary: dict, plots: dict[str, str]) -> str:
+def render_markdown(summary: dict, plots: dict[str, str], effects_md: str = "") -> str:
     meta = summary.get("meta", {})
     models = [m for m in MODEL_ORDER if m in summary] + sorted(
         k for k in summary if k not in MODEL_ORDER and k != "meta"
@@ -41,8 +41,16 @@ def render_markdown(summary: dict, plots: dict[str, str]) -> str:
         lines.append(f"| {m} | " + " | ".join(_fmt(bc[c]["accuracy"]) for c in caps) +
                      f" | {_fmt(summary[m]['accuracy'])} |")
     base = summary.get("base")
+    sampled = [m for m in models if all("sampled_accuracy" in summary[m]["by_capability"].get(c, {}) for c in caps)]
     lines.append("| majority-answer baseline | " + " | ".join(
         _fmt(summary[models[0]]["by_capability"][c]["majority_baseline"]) for c in caps) + " | |")
+    if sampled:
+        lines += ["", f"## Sampled accuracy (%): {meta.get('samples', '?')} samples per item, temperature "
+                  f"{meta.get('temperature', '?')}, top-p {meta.get('top_p', '?')}", "",
+                  "| model | " + " | ".join(caps) + " |", "|---|" + "---|" * len(caps)]
+        for m in sampled:
+            bc = summary[m]["by_capability"]
+            lines.append(f"| {m} | " + " | ".join(_fmt(bc[c]["sampled_accuracy"]) for c in caps) + " |")
     if base:
         lines += ["", "## What RL changed (points vs base)", "",
                   "| model | " + " | ".join(caps) + " | overall |", "|---|" + "---|" * (len(caps) + 1)]
@@ -74,6 +82,8 @@ def render_markdown(summary: dict, plots: dict[str, str]) -> str:
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         lines += ["", "A model that uses its image loses accuracy with blank or shuffled images; one that "
                   "ignores it scores the same."]
+    if effects_md:
+        lines += ["", "## Effects with 95% intervals", "", effects_md.rstrip("\n")]
     secs = meta.get("seconds", {})
     if secs:
         lines += ["", "## Time (seconds)", "", "| part | seconds |", "|---|---|"]
@@ -100,6 +110,12 @@ def write_report(run_dir: str | Path) -> Path:
     plots["accuracy"] = "plots/accuracy.png"
     length_bars(summary, plots_dir / "response_length.png")
     plots["response length"] = "plots/response_length.png"
+    from seethink.report.effects import effects, effects_markdown
+
+    try:
+        effects_md = effects_markdown(effects([run]))
+    except UserError:  # predictions missing (e.g. a summary written by hand): report without effects
+        effects_md = ""
     out = run / "report.md"
-    atomic_write_text(out, render_markdown(summary, plots))
+    atomic_write_text(out, render_markdown(summary, plots, effects_md))
     return out

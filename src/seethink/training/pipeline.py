@@ -199,8 +199,12 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
     plans = plan(recipe)
     metrics_path = out / "metrics.jsonl"
     models: dict[str, Path] = {"base": base}
+    # Which evaluated model each stage started from and produced (per-stage effects in the report).
+    chains: dict[str, list[dict]] = {}
     for variant, stages in plans.items():
         current = base
+        before = "base"
+        chains[variant] = []
         for st in stages:
             sdir = out / "stages" / variant / st.dirname
             done = sdir / "done.json"
@@ -225,6 +229,14 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
                 dist.barrier()
             timings[f"{variant}/{st.name}"] = json.loads(done.read_text())["seconds"]
             current = sdir / "checkpoint"
+            last = st.index == len(stages) - 1
+            after = variant if last else f"{variant}@{st.name}"
+            if not last and recipe.eval.stages:
+                models[after] = current
+            if last or recipe.eval.stages:
+                caps = sorted({str(it.get("capability", "")) for it in st.items})
+                chains[variant].append({"stage": st.name, "capabilities": caps, "before": before, "after": after})
+            before = after if (last or recipe.eval.stages) else ""
         models[variant] = current
     if not main:
         return {}
@@ -242,6 +254,10 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
         "base_path": str(base),
         "eval_items": len(items),
         "stages": [s.name for s in recipe.stages],
+        "chains": {v: [c for c in ch if c["before"]] for v, ch in chains.items()},
+        "samples": recipe.eval.samples,
+        "temperature": recipe.eval.temperature,
+        "top_p": recipe.eval.top_p,
         "seconds": timings,
     }
     write_json(out / "summary.json", summary)
