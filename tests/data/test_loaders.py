@@ -250,8 +250,11 @@ def test_cli_convert(tmp_path: Path):
 
 
 def test_toy_items_without_files_hash_their_rendered_scene(tmp_path: Path):
+    from collections import Counter
+
     items = generate_items("perception", 60, "train", 0)
-    same_q = [it for it in items if it["question"] == items[0]["question"]]
+    common = Counter(it["question"] for it in items).most_common(1)[0][0]
+    same_q = [it for it in items if it["question"] == common]
     assert len(same_q) > 1  # templated questions repeat across scenes
     path = _jsonl(tmp_path / "raw.jsonl", same_q + same_q[:1])
     res = load_items(path)

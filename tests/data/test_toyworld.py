@@ -123,3 +123,19 @@ def test_difficulty_knobs():
     assert all(len(it["facts"]["objects"]) == 6 for it in items)
     with pytest.raises(ValueError, match="capability"):
         generate_items("smell", 1, "train", 0)
+
+
+def test_perception_answers_are_balanced_within_each_family():
+    """No constant answer may beat chance: GRPO otherwise learns to answer the common letter."""
+    from collections import Counter, defaultdict
+
+    from seethink.data.toyworld.generators import _N_OPTIONS
+
+    letters: dict[str, Counter] = defaultdict(Counter)
+    for it in generate_items("perception", 1200, "train", seed=3):
+        letters[it["facts"]["family"]][it["answer"]] += 1
+    for family, counts in letters.items():
+        n, k = sum(counts.values()), _N_OPTIONS[family]
+        assert len(counts) == k, family
+        for letter, c in counts.items():  # uniform up to sampling noise (~4 standard errors)
+            assert abs(c / n - 1 / k) < 4 * ((1 / k) * (1 - 1 / k) / n) ** 0.5 + 0.01, (family, letter, counts)

@@ -115,3 +115,18 @@ def test_rewards_golden_file():
     r = build_reward()
     for case in cases:
         assert r(case["completion"], case["item"]) == pytest.approx(case["reward"]), case["completion"]
+
+
+def test_closeness_gives_partial_credit_for_numbers_only():
+    from seethink.rewards.core import REWARDS, closeness_reward
+
+    assert REWARDS.get("closeness") is closeness_reward
+    assert closeness_reward(r"<think>x</think> \boxed{8}", {"answer": "8"})["closeness"] == 1.0
+    assert closeness_reward(r"\boxed{6}", {"answer": "8"})["closeness"] == 0.75
+    assert closeness_reward(r"\boxed{30}", {"answer": "8"})["closeness"] == 0.0
+    assert closeness_reward(r"\boxed{1}", {"answer": "0"})["closeness"] == 0.0  # relative to max(1, |gold|)
+    count = {"options": ["1", "2", "3", "4"], "answer": "C"}
+    assert closeness_reward(r"\boxed{B}", count)["closeness"] == pytest.approx(2 / 3)
+    assert closeness_reward(r"\boxed{C}", count)["closeness"] == 1.0
+    assert closeness_reward("no box", count)["closeness"] == 0.0
+    assert closeness_reward(r"\boxed{A}", {"options": ["yes", "no"], "answer": "A"})["closeness"] == 0.0

@@ -47,8 +47,38 @@ def accuracy_reward(completion: Any, item: dict, timeout_s: float = 5.0) -> dict
     return {"overall": float(ok), "accuracy": float(ok)}
 
 
+def _number(text: str | None) -> float | None:
+    try:
+        return float(str(text).strip().replace(",", ""))
+    except (TypeError, ValueError):
+        return None
+
+
+def closeness_reward(completion: Any, item: dict) -> dict[str, float]:
+    """Partial credit where the answer is a number (a count, a product of counts):
+    1 when exact, falling linearly to 0 at a relative error of 100%. Multiple-choice items
+    count when their options are numbers (the chosen option's value against the right
+    one's); other items score 0. Meant as an extra part beside `accuracy`, so that a near
+    miss teaches more than a wild one.
+    """
+    boxed = extract_boxed(_text(completion))
+    options = item.get("options") or []
+    if options:
+        letter = match_choice(boxed, options)
+        gold_letter = str(item["answer"]).strip().upper()
+        idx = {chr(ord("A") + i): str(o) for i, o in enumerate(options)}
+        pred, gold = _number(idx.get(letter or "")), _number(idx.get(gold_letter))
+    else:
+        pred, gold = _number(boxed), _number(item.get("answer"))
+    if pred is None or gold is None:
+        return {"overall": 0.0, "closeness": 0.0}
+    score = max(0.0, 1.0 - abs(pred - gold) / max(1.0, abs(gold)))
+    return {"overall": score, "closeness": score}
+
+
 REWARDS.add("format", format_reward)
 REWARDS.add("accuracy", accuracy_reward)
+REWARDS.add("closeness", closeness_reward)
 
 
 def part_name(spec: str) -> str:

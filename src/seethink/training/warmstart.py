@@ -39,10 +39,16 @@ def cache_root() -> Path:
     return Path(os.environ.get("SEETHINK_CACHE", Path.home() / ".cache" / "seethink")).expanduser()
 
 
+# Bump when the warm-start procedure changes in a way no setting records (2: fp32 SFT
+# without gradient checkpointing), so an older cached base is not reused.
+PROCEDURE_REVISION = 2
+
+
 def cache_key(recipe: Recipe) -> str:
     blob = json.dumps(
         {
             "version": __version__,
+            "procedure": PROCEDURE_REVISION,
             "toy_model": asdict(recipe.toy_model),
             "toy": asdict(recipe.toy),
             "warmstart": asdict(recipe.warmstart),
@@ -173,6 +179,10 @@ def run_sft(model: Any, processor: Any, items: list[dict], recipe: Recipe, out_d
         report_to=[],
         **checkpoint_args(max(1, ws.sft_steps // 10)),
         use_cpu=not torch.cuda.is_available(),
+        # TRL turns on bf16 autocast and gradient checkpointing by default; the tiny model
+        # needs neither, trains faster without them, and fp32 keeps the base exact.
+        bf16=False,
+        gradient_checkpointing=False,
         max_length=None,
         completion_only_loss=True,
         seed=ws.seed,

@@ -21,9 +21,10 @@ from seethink.data.toyworld.scenes import COLORS, SHAPES, Scene, sample_scene
 LETTERS = "ABCDEFGHIJ"
 TEST_FRACTION = 5  # one item in 5 (by content hash) is held out
 COUNT_OPTIONS = ["1", "2", "3", "4"]  # fixed order: shuffled options defeated the tiny model
-_COUNT_ACCEPT = {1: 0.15, 2: 0.25, 3: 0.6, 4: 1.0}  # measured on scenes of 2-6 shapes
 PERCEPTION_FAMILIES = ("count_color", "count_shape", "color_of", "shape_of", "exists", "relative")
 YES_NO = ["yes", "no"]
+_N_OPTIONS = {"count_color": len(COUNT_OPTIONS), "count_shape": len(COUNT_OPTIONS), "color_of": len(COLORS),
+              "shape_of": len(SHAPES), "exists": len(YES_NO), "relative": len(YES_NO)}
 NAMES = ("Ann", "Ben", "Cara", "Dan", "Eva", "Finn", "Gia", "Hugo")
 THINGS = ("apple", "coin", "book", "card", "shell", "stamp")
 
@@ -85,9 +86,7 @@ def _perception(rng: random.Random, scene: Scene, family: str) -> dict | None:
     if family in ("count_color", "count_shape"):
         group = {"color": rng.choice(COLORS)} if family == "count_color" else {"shape": rng.choice(SHAPES)}
         n, what = scene.count(**group), _group_name(group)
-        # Accept counts so that 1..4 come out about equally often (small counts dominate
-        # otherwise, and a model could score by always answering A).
-        if not 1 <= n <= 4 or rng.random() > _COUNT_ACCEPT[n]:
+        if not 1 <= n <= 4:
             return None
         q, opts, ans = _mc(f"How many {what} are there?", COUNT_OPTIONS, str(n))
         think = f"{what}: {enumerate_matches(scene, **group)}. That is {n}, {ans}."
@@ -256,11 +255,15 @@ def generate_items(
         def make():
             # Choose the question family first and redraw scenes until one fits, so every
             # family is equally common however often its scenes are rejected.
+            # Perception also draws the answer letter first: every option of a family is
+            # equally often right, so no constant answer beats chance. (With skewed letters
+            # GRPO drifted to answering "A" everywhere, which paid better than looking.)
             family = rng.choice(PERCEPTION_FAMILIES) if capability == "perception" else ""
-            for _ in range(100):
+            target = LETTERS[rng.randrange(_N_OPTIONS[family])] if family else ""
+            for _ in range(2000):
                 scene = sample_scene(rng, grid, min_shapes, max_shapes)
                 body = _perception(rng, scene, family) if family else _visual(rng, scene)
-                if body is not None:
+                if body is not None and (not target or body["answer"] == target):
                     return body, scene
             return None, None
 
