@@ -28,9 +28,10 @@ def test_run_directory_is_complete(smoke_run: Path):
     for variant, stages in (("staged", ["01-perception", "02-text", "03-visual"]), ("merged", ["01-merged"])):
         for s in stages:
             assert (smoke_run / "stages" / variant / s / "checkpoint" / "model.safetensors").is_file()
-    for model in ("base", "staged", "merged"):
-        preds = (smoke_run / "eval" / model / "predictions.jsonl").read_text().splitlines()
+    for model in ("base", "staged@perception", "staged@text", "staged", "merged"):
+        preds = [json.loads(x) for x in (smoke_run / "eval" / model / "predictions.jsonl").read_text().splitlines()]
         assert len(preds) == 36
+        assert all(p["sampled_correct"] in (0.0, 0.5, 1.0) for p in preds)  # 2 samples per item
 
 
 def test_summary_has_every_model_and_capability(smoke_run: Path):
@@ -41,6 +42,13 @@ def test_summary_has_every_model_and_capability(smoke_run: Path):
         assert set(s["by_capability"]) == {"perception", "text", "visual"}
         assert set(s["ablation"]) == {"blank", "shuffled"}
     assert summary["meta"]["stages"] == ["perception", "text", "visual"]
+    chain = summary["meta"]["chains"]["staged"]
+    assert [(c["before"], c["after"], c["capabilities"]) for c in chain] == [
+        ("base", "staged@perception", ["perception"]),
+        ("staged@perception", "staged@text", ["text"]),
+        ("staged@text", "staged", ["visual"]),
+    ]
+    assert "sampled_accuracy" in summary["staged"]["by_capability"]["visual"]
 
 
 def test_metrics_cover_every_stage_without_duplicates(smoke_run: Path):
@@ -55,7 +63,8 @@ def test_metrics_cover_every_stage_without_duplicates(smoke_run: Path):
 
 def test_report_names_models_and_ablation(smoke_run: Path):
     text = (smoke_run / "report.md").read_text()
-    for word in ("| base |", "| staged |", "| merged |", "blank / shuffled", "reward_curves.png"):
+    for word in ("| base |", "| staged |", "| merged |", "blank / shuffled", "reward_curves.png",
+                 "## Sampled accuracy", "## Effects with 95% intervals", "| staged: stage 'visual' | visual |"):
         assert word in text
 
 
