@@ -154,7 +154,7 @@ def score(
 
 @app.command()
 def judge(
-    benchmark: Annotated[str, typer.Argument(help="mathvista (answer extraction, as its official pipeline)")],
+    benchmark: Annotated[str, typer.Argument(help="mathvista | mathverse | hallusionbench (their official LLM steps)")],
     results: Annotated[Path, typer.Argument(help="a results file in the benchmark's official format")],
     out: Annotated[Path, typer.Option(help="where to write the results with judged fields")],
     base_url: Annotated[str, typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")],
@@ -164,12 +164,13 @@ def judge(
     data: Annotated[Path | None, typer.Option(help="the benchmark's data folder (default: found near RESULTS)")] = None,
 ) -> None:
     """Fill LLM-judged fields of a results file (cached on disk), then re-score it with `seethink score`."""
-    from seethink.eval.judge import Judge, judge_mathvista
+    from seethink.eval.judge import Judge, judge_hallusionbench, judge_mathverse, judge_mathvista
 
-    if benchmark != "mathvista":
-        raise UserError(f"judging is implemented for mathvista only, not {benchmark!r}")
+    judges = {"mathvista": judge_mathvista, "mathverse": judge_mathverse, "hallusionbench": judge_hallusionbench}
+    if benchmark not in judges:
+        raise UserError(f"judging is implemented for {', '.join(judges)}, not {benchmark!r}")
     j = Judge(base_url, model, api_key_env=api_key_env, cache_path=cache or out.with_suffix(".judge_cache.jsonl"))
-    stats = judge_mathvista(results, out, j, data_dir=data)
+    stats = judges[benchmark](results, out, j, data_dir=data)
     typer.echo(f"judged {stats['judged']} of {stats['rows']} rows -> {out}")
 
 

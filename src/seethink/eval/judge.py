@@ -112,3 +112,104 @@ def judge_mathvista(results_path: str | Path, out_path: str | Path, judge: Judge
         asked += 1
     write_json(out_path, rows)
     return {"rows": len(rows), "judged": asked}
+
+
+# Our own wording of MathVerse's two official steps (extract, then judge against the answer).
+MATHVERSE_EXTRACT = """You read a model's answer to a math problem and copy out its final answer.
+Reply with the final answer only (an option letter, a number or an expression), or NONE if
+the response gives no answer.
+
+Problem: {question}
+Model response: {response}
+Final answer:"""
+
+MATHVERSE_MATCH = """Decide whether a model's final answer to a math problem is equivalent to the
+reference answer. For multiple choice, the option letter or the option's content both count.
+Reply with 1 if equivalent, 0 if not, and nothing else.
+
+Problem: {question}
+Reference answer: {answer}
+Model's answer: {extraction}
+Equivalent (1 or 0):"""
+
+HALLUSION_READ = """A model answered a yes/no question. Read its answer and reply with one word:
+yes, no, or unclear (when it says neither, or both).
+
+Question: {question}
+Model response: {response}
+Reply:"""
+
+
+def _results_rows(src: Path, fields: tuple[str, ...]) -> list[dict]:
+    from seethink.eval.benchmarks._formats import read_results
+
+    rows = [row for _, row in read_results(src)]
+    for n, row in enumerate(rows, 1):
+        if not any(isinstance(row.get(f), str) for f in fields):
+            raise UserError(f"{src}: row {n}: needs a text field ({' / '.join(fields)})")
+    return rows
+
+
+def _write_rows(src: Path, out_path: str | Path, rows: list[dict]) -> None:
+    """The judged rows in the input's own layout (JSONL stays JSONL)."""
+    from seethink.utils import write_jsonl
+
+    if src.suffix == ".jsonl":
+        write_jsonl(out_path, rows)
+    else:
+        write_json(out_path, rows)
+
+
+def judge_mathverse(results_path: str | Path, out_path: str | Path, judge: Judge,
+                    data_dir: str | Path | None = None) -> dict:
+    """Fill `extraction` and a 0/1 `judgement` for rows that lack them."""
+    from seethink.eval.benchmarks import load
+
+    src = Path(results_path)
+    rows = _results_rows(src, ("response", "model_answer", "extraction"))
+    items = {it["id"]: it for it in load("mathverse", data_dir or src.parent)}
+    asked = 0
+    for n, row in enumerate(rows, 1):
+        key = str(row.get("id", row.get("sample_index", "")))
+        item = items.get(key)
+        if item is None:
+            raise UserError(f"{src}: row {n}: id {key!r} is not a MathVerse item in the data folder")
+        question = item.get("question_for_eval") or item["question"]
+        if not isinstance(row.get("extraction"), str):
+            response = row.get("response", row.get("model_answer", ""))
+            answer = judge.ask(MATHVERSE_EXTRACT.format(question=question, response=response)).strip()
+            row["extraction"] = "" if answer.upper() == "NONE" else answer
+            asked += 1
+        if row.get("judgement") not in (0, 1, "0", "1"):
+            verdict = judge.ask(MATHVERSE_MATCH.format(question=question, answer=item["answer"],
+                                                       extraction=row["extraction"]))
+            row["judgement"] = 1 if verdict.strip().startswith("1") else 0
+            asked += 1
+    _write_rows(src, out_path, rows)
+    return {"rows": len(rows), "judged": asked}
+
+
+def judge_hallusionbench(results_path: str | Path, out_path: str | Path, judge: Judge,
+                         data_dir: str | Path | None = None) -> dict:
+    """Fill `judgement` ("1" yes, "0" no, "2" unclear) for rows that lack it."""
+    from seethink.eval.benchmarks import load
+
+    src = Path(results_path)
+    fields = ("prediction", "response", "model_prediction")
+    rows = _results_rows(src, fields)
+    items = {it["id"]: it for it in load("hallusionbench", data_dir or src.parent)}
+    keys = ("category", "subcategory", "set_id", "figure_id", "question_id")
+    asked = 0
+    for n, row in enumerate(rows, 1):
+        if row.get("judgement") in ("0", "1", "2"):
+            continue
+        key = "_".join(str(row[k]) for k in keys) if all(k in row for k in keys) else str(row.get("id", ""))
+        item = items.get(key)
+        if item is None:
+            raise UserError(f"{src}: row {n}: id {key!r} is not a HallusionBench question in the data folder")
+        text = next(row[f] for f in fields if isinstance(row.get(f), str))
+        word = judge.ask(HALLUSION_READ.format(question=item["question"], response=text)).strip().lower()
+        row["judgement"] = "1" if word.startswith("yes") else "0" if word.startswith("no") else "2"
+        asked += 1
+    _write_rows(src, out_path, rows)
+    return {"rows": len(rows), "judged": asked}

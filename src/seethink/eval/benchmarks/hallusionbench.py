@@ -20,6 +20,9 @@ spaces, split into words; "yes" without "no" is yes, "no" without "yes" is no, a
 unclear. Then the official `assign_correctness`: correct when yes/no equals `gt_answer`; for a
 VS question without a figure (figure_id "0") "unclear" also counts as correct.
 
+With `seethink judge hallusionbench` an OpenAI-compatible LLM reads each answer instead and
+writes `judgement` ("1" yes, "0" no, "2" unclear), which the scoring then uses.
+
 Metrics, as the official `evaluation.py` / `utils.py` define them (percent, 4 decimals like its
 tables):
 * aAcc: correct questions / questions;
@@ -163,6 +166,8 @@ def judge(results_path: Path, data_dir: Path) -> list[dict]:
     ):
         _, text = text_field(row, where, ("prediction", "response", "model_prediction"))
         pred = yes_no(text)
+        if row.get("judgement") in ("0", "1", "2"):  # the LLM judge's reading (`seethink judge hallusionbench`)
+            pred = row["judgement"]
         no_figure_vs = item["category"] == "VS" and item["figure_id"] == "0"
         correct = pred == item["gt_answer"] or (pred == "2" and no_figure_vs)
         verdicts.append(

@@ -28,6 +28,8 @@ The rule-based fallback here:
 * free-form: equal to the gold answer after stripping spaces and `$`, case-insensitive (the
   official quick-match is exact equality), or equivalent under `seethink.rewards.math_equal`
   (numbers, fractions and LaTeX via math-verify).
+With `seethink judge mathverse` an OpenAI-compatible LLM fills `extraction` and a 0/1
+`judgement` (the official two steps); rows with a `judgement` are scored by it.
 Aggregation, as the official script: overall accuracy and accuracy per `problem_version`,
 per `subject` and per `subfield` (metadata), in percent (2 decimals, as lmms-eval prints them).
 """
@@ -190,6 +192,8 @@ def judge(results_path: Path, data_dir: Path) -> list[dict]:
                 raise UserError(f"{where}: field 'response' should be str, got {type(response).__name__}")
             extraction, by = extract_answer(response, item), "rules"
         ok, letter = is_correct(extraction, item)
+        if row.get("judgement") in (0, 1, "0", "1"):  # the LLM judge's verdict (`seethink judge mathverse`)
+            ok, by = str(row["judgement"]) == "1", "judge"
         verdicts.append(
             {
                 "id": item["id"],
