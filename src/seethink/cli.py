@@ -70,6 +70,8 @@ def eval_cmd(
     n: Annotated[int, typer.Option(help="held-out items per capability")] = 200,
     out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/eval"),
     ablation: Annotated[bool, typer.Option(help="also score with blank / shuffled images")] = True,
+    backend: Annotated[str, typer.Option(
+        help="benchmarks: auto (vLLM when installed and a GPU is present), hf or vllm")] = "auto",
     overrides: Overrides = None,
 ) -> None:
     """Evaluate a checkpoint on benchmarks (official result files + metrics) or the toy held-out sets."""
@@ -96,7 +98,7 @@ def eval_cmd(
         results = evaluate_benchmarks(
             resolve_model(model, recipe), names, data_root=data_root, data_paths=paths, limit=limit, out_dir=out,
             max_new_tokens=max_new_tokens, batch_size=batch_size, dtype=recipe.model.dtype,
-            trust_remote_code=recipe.model.trust_remote_code,
+            trust_remote_code=recipe.model.trust_remote_code, backend=backend,
         )
         typer.echo(json.dumps({k: {m: v.get(m) for m in ("correct", "total", "accuracy")} for k, v in
                                results.items()}, indent=2))

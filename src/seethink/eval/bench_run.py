@@ -212,6 +212,7 @@ def evaluate_benchmarks(
     dtype: str = "float32",
     device: str | None = None,
     trust_remote_code: bool = False,
+    backend: str = "hf",
     log: Callable[[str], Any] = print,
 ) -> dict[str, dict]:
     """Generate, write official results files and score each benchmark; returns {name: metrics}.
@@ -220,6 +221,8 @@ def evaluate_benchmarks(
     template name or .txt path for all benchmarks, or {name: template} (default: the unified
     reasoning prompt). `model_and_processor` skips loading `model_path`. `device` ("cuda", "cpu",
     "auto" = cuda when available) moves the loaded model; `dtype` as in `load_model`.
+    `backend`: "hf" (batched HF generate), "vllm" (GPU, the `vllm` extra) or "auto" (vLLM when
+    it is installed and a GPU is present).
     """
     from tqdm.auto import tqdm
 
@@ -247,7 +250,21 @@ def evaluate_benchmarks(
         _verify_images(name, items)
         plans.append((name, ddir, items))
 
-    if model_and_processor is not None:
+    from seethink.eval.vllm_engine import VLLMEngine, choose_backend
+
+    engine: VLLMEngine | None = None
+    if model_and_processor is None and choose_backend(backend) == "vllm":
+        if model_path is None:
+            raise UserError("no model: give model_path")
+        from seethink.models.load import load_processor
+
+        processor = load_processor(model_path, trust_remote_code=trust_remote_code)
+        most = max((len(it.get("images") or []) for _, _, its in plans for it in its), default=1)
+        engine = VLLMEngine(model_path, processor, max_images=most, trust_remote_code=trust_remote_code,
+                            dtype="auto" if dtype == "float32" else dtype)
+        model = None
+        log(f"[eval] generating with vLLM ({model_path})")
+    elif model_and_processor is not None:
         model, processor = model_and_processor
     else:
         if model_path is None:
@@ -288,8 +305,11 @@ def evaluate_benchmarks(
                 convs = [[{"role": "user", "content": prompts[it["id"]]}] for it in chunk]
                 imgs = [[load_image(p, f"{name} item {it['id']}: ") for p in it.get("images") or []]
                         for it in chunk]
-                outs = generate(model, processor, convs, imgs, max_new_tokens=max_new_tokens,
-                                batch_size=batch_size, temperature=0.0)
+                if engine is not None:
+                    outs = engine.generate(convs, imgs, max_new_tokens=max_new_tokens, temperature=0.0)
+                else:
+                    outs = generate(model, processor, convs, imgs, max_new_tokens=max_new_tokens,
+                                    batch_size=batch_size, temperature=0.0)
                 rows = [{"id": it["id"], "response": o[0]} for it, o in zip(chunk, outs, strict=True)]
                 _append_rows(resp_path, rows)
                 done.update({r["id"]: r["response"] for r in rows})
