@@ -20,10 +20,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Handler.calls.append({"auth": self.headers.get("Authorization"), "body": body})
-        prompt = body["messages"][0]["content"]
-        # A stand-in "LLM": answers with the last boxed value of the model response, else NONE.
-        resp = prompt.split("Model response:", 1)[1]
-        answer = resp.rsplit("\\boxed{", 1)[1].split("}", 1)[0] if "\\boxed{" in resp else "NONE"
+        answer = self.answer(body["messages"][0]["content"])
         out = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -31,18 +28,27 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(out)
 
+    def answer(self, prompt: str) -> str:
+        """A stand-in "LLM": the last boxed value of the model response, else NONE."""
+        resp = prompt.split("Model response:", 1)[1]
+        return resp.rsplit("\\boxed{", 1)[1].split("}", 1)[0] if "\\boxed{" in resp else "NONE"
+
     def log_message(self, *args: object) -> None:
         pass
 
 
-@pytest.fixture
-def server():
-    httpd = HTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+def serve(handler: type[_Handler]):  # noqa: ANN201 - a generator for fixtures
+    """Run `handler` on a loopback port for one test; yields the base URL."""
+    httpd = HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     _Handler.calls.clear()
     yield f"http://127.0.0.1:{httpd.server_port}/v1"
     httpd.shutdown()
+
+
+@pytest.fixture
+def server():
+    yield from serve(_Handler)
 
 
 def test_judge_caches_and_keeps_the_key_out_of_files(server, tmp_path, monkeypatch):

@@ -4,54 +4,34 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from test_judge import _Handler, serve
 
 from seethink.eval.benchmarks import judge_file, score_file
 from seethink.eval.judge import Judge, judge_mathverse
 
 
-class _StandIn(BaseHTTPRequestHandler):
+class _StandIn(_Handler):
     """Plays the judge LLM: extracts the last boxed value, compares answers, reads yes/no."""
 
-    prompts: list[str] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        prompt = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"][0]["content"]
-        _StandIn.prompts.append(prompt)
+    def answer(self, prompt: str) -> str:
         if "Equivalent (1 or 0):" in prompt:
             ref = re.search(r"Reference answer: (.*)", prompt).group(1).strip()  # type: ignore[union-attr]
             got = re.search(r"Model's answer: (.*)", prompt).group(1).strip()  # type: ignore[union-attr]
-            answer = "1" if ref.replace(" ", "") == got.replace(" ", "") else "0"
-        else:
+            return "1" if ref.replace(" ", "") == got.replace(" ", "") else "0"
+        if prompt.rstrip().endswith("Reply:"):
             resp = prompt.split("Model response:", 1)[1].rsplit("\n", 1)[0]
-            if prompt.rstrip().endswith("Reply:"):
-                words = set(re.findall(r"[a-z]+", resp.lower()))
-                yes, no = "yes" in words, "no" in words
-                answer = "unclear" if yes == no else "yes" if yes else "no"
-            else:
-                answer = resp.rsplit("\\boxed{", 1)[1].split("}", 1)[0] if "\\boxed{" in resp else "NONE"
-        out = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args: object) -> None:
-        pass
+            words = set(re.findall(r"[a-z]+", resp.lower()))
+            yes, no = "yes" in words, "no" in words
+            return "unclear" if yes == no else "yes" if yes else "no"
+        return super().answer(prompt)
 
 
 @pytest.fixture
 def server():
-    httpd = HTTPServer(("127.0.0.1", 0), _StandIn)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    _StandIn.prompts.clear()
-    yield f"http://127.0.0.1:{httpd.server_port}/v1"
-    httpd.shutdown()
+    yield from serve(_StandIn)
 
 
 def test_mathverse_extract_then_match(server, tmp_path: Path):
