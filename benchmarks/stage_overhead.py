@@ -51,7 +51,10 @@ def bare_trl(model_dir: Path, items: list[dict], steps: int, out: Path) -> None:
                       per_device_train_batch_size=4 * 5, num_generations=5, gradient_accumulation_steps=1,
                       steps_per_generation=1, beta=0.01, max_completion_length=48, logging_steps=1,
                       save_strategy="no", report_to=[], seed=0, use_cpu=not torch.cuda.is_available(),
-                      reward_weights=[0.9, 0.1])
+                      reward_weights=[0.9, 0.1],
+                      # seethink's stage defaults, so only the wrapper's overhead is compared
+                      # (TRL's own defaults would also turn on gradient checkpointing).
+                      bf16=True, gradient_checkpointing=False)
     tr = GRPOTrainer(model=model, reward_funcs=[accuracy, fmt], args=args, train_dataset=ds,
                      processing_class=processor)
     tr.train()
