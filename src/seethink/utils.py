@@ -147,6 +147,9 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     """A temp path beside `path` (same suffix, so writers that go by the suffix work) renamed onto it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A writer killed mid-write leaves its temp file (named by its pid): clear those first.
+    for stale in path.parent.glob(f".{path.stem}.*.tmp{path.suffix}"):
+        stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
         yield tmp

@@ -423,3 +423,14 @@ def test_interrupted_evaluation_continues_where_it_stopped(tiny_model_dir: Path,
     assert (tmp_path / "resumed" / "predictions.jsonl").read_text() == \
         (tmp_path / "fresh" / "predictions.jsonl").read_text()
     assert not (tmp_path / "resumed" / "responses.partial.jsonl").exists()
+
+
+def test_atomic_file_clears_a_killed_writers_temp_file(tmp_path: Path):
+    from seethink.utils import atomic_file
+
+    stale = tmp_path / ".accuracy.999999.tmp.png"
+    stale.write_bytes(b"half a png")
+    with atomic_file(tmp_path / "accuracy.png") as tmp:
+        tmp.write_bytes(b"png")
+    assert (tmp_path / "accuracy.png").read_bytes() == b"png"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accuracy.png"]
