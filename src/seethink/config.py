@@ -70,8 +70,14 @@ class WarmStartSpec:
     sft_lr: float = 2e-3
     sft_batch: int = 16
     vision_lr_scale: float = 0.1  # vision tower learns slower during SFT
+    # A second SFT phase on the same items: a fresh optimizer, the lr restarting at sft2_lr
+    # and decaying again over sft2_steps (0 = one phase).
+    sft2_steps: int = 1200
+    sft2_lr: float = 1e-3
     items_per_capability: int = 2000
     tasks: list[str] = field(default_factory=lambda: ["toy_perception", "toy_text", "toy_visual"])
+    # Items per task = items_per_capability x weight (one weight per task; empty = all 1).
+    task_weights: list[float] = field(default_factory=list)
     seed: int = 1234
 
 
@@ -605,14 +611,18 @@ def _check_toy(recipe: Recipe) -> None:
         raise mc.fail("num_heads", "hidden_size must be a multiple of num_heads, and num_heads of num_kv_heads")
     w = recipe.warmstart
     wc = _Checker("warmstart")
-    for key in ("vision_steps", "sft_steps"):
+    for key in ("vision_steps", "sft_steps", "sft2_steps"):
         wc.number(key, getattr(w, key), 0)
     for key in ("vision_batch", "sft_batch", "items_per_capability"):
         wc.number(key, getattr(w, key), 1)
-    for key in ("vision_lr", "sft_lr"):
+    for key in ("vision_lr", "sft_lr", "sft2_lr"):
         wc.number(key, getattr(w, key), 0, lo_open=True)
     wc.number("vision_lr_scale", w.vision_lr_scale, 0)
     wc.number("seed", w.seed, 0)
+    if w.task_weights and len(w.task_weights) != len(w.tasks):
+        raise wc.fail("task_weights", f"give one weight per task ({len(w.tasks)}), got {len(w.task_weights)}")
+    for i, x in enumerate(w.task_weights):
+        wc.number(f"task_weights[{i}]", x, 0, lo_open=True)
 
 
 def dump_recipe(recipe: Recipe) -> str:

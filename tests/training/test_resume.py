@@ -29,7 +29,7 @@ from seethink.utils import atomic_dir, read_appended_jsonl
 RECIPE = """\
 name: resume-test
 threads: 1
-warmstart: {vision_steps: 4, vision_batch: 4, sft_steps: 10, items_per_capability: 12, sft_batch: 4}
+warmstart: {vision_steps: 4, vision_batch: 4, sft_steps: 6, sft2_steps: 4, items_per_capability: 12, sft_batch: 4}
 trainer: {max_steps: 4, batch_size: 2, group_size: 2, learning_rate: 1.0e-3, max_completion_length: 12,
           temperature: 1.0, save_steps: 1}
 reward: {extra: ["REWARD_FILE:length"], extra_weights: [1.0]}
@@ -174,6 +174,9 @@ def _kill_and_resume(zygote: Zygote, recipe: Path, out: Path, cache: Path) -> li
     def warm_start_sft(run: Run, rows0: int) -> bool:
         return "[warm start] SFT on" in run.text
 
+    def warm_start_phase2(run: Run, rows0: int) -> bool:
+        return "[warm start] SFT phase 2" in run.text
+
     def training(n: int):  # noqa: ANN202
         return lambda run, rows0: len(_rows(out)) >= rows0 + n  # n more steps logged in this attempt
 
@@ -183,6 +186,7 @@ def _kill_and_resume(zygote: Zygote, recipe: Path, out: Path, cache: Path) -> li
     # (what the kill aims at, when to start the clock, seconds after that)
     plan = [
         ("warm start (SFT)", warm_start_sft, rng.uniform(0.2, 1.0)),
+        ("warm start (SFT phase 2)", warm_start_phase2, rng.uniform(0.1, 0.6)),
         ("training", training(n_rows[0]), rng.uniform(0.0, 0.3)),
         ("training", training(n_rows[1]), rng.uniform(0.0, 0.3)),
         ("evaluation / report", evaluation, rng.uniform(0.3, 2.5)),

@@ -60,3 +60,21 @@ def test_cache_key_tracks_settings():
     assert cache_key(a) != cache_key(load_recipe(None, ["toy.max_shapes=5"]))
     # RL settings do not change the base
     assert cache_key(a) == cache_key(load_recipe(None, ["trainer.learning_rate=0.5"]))
+
+
+def test_task_weights_set_the_mix_and_are_checked():
+    from collections import Counter
+
+    import pytest
+
+    from seethink.errors import UserError
+    from seethink.training.warmstart import sft_items
+
+    r = load_recipe(None, ["warmstart.items_per_capability=10", "warmstart.task_weights=[2,1,0.5]"])
+    counts = Counter(it["capability"] for it in sft_items(r))
+    assert counts == {"perception": 20, "text": 10, "visual": 5}
+    assert cache_key(r) != cache_key(load_recipe(None, ["warmstart.items_per_capability=10"]))
+    with pytest.raises(UserError, match="task_weights"):
+        load_recipe(None, ["warmstart.task_weights=[1,2]"])
+    with pytest.raises(UserError, match=r"task_weights\[0\]"):
+        load_recipe(None, ["warmstart.task_weights=[0,1,1]"])

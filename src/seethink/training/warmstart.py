@@ -10,7 +10,8 @@ The result is cached under $SEETHINK_CACHE (default ~/.cache/seethink) keyed by 
 setting that affects it, so a second demo reuses it. It is built in `KEY.partial/` under a
 lock (`KEY.lock`; a second process wants the same base: it waits) and renamed into place
 when complete. A killed build resumes: the vision-pretrained model is kept as a finished
-unit (`vision/`), SFT continues from its newest checkpoint (`sft/checkpoint-N`).
+unit (`vision/`), SFT continues from its newest checkpoint (`sft/checkpoint-N`, or
+`sft2/checkpoint-N` in the second phase).
 """
 
 from __future__ import annotations
@@ -146,16 +147,19 @@ def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print
 def sft_items(recipe: Recipe) -> list[dict]:
     ws = recipe.warmstart
     items: list[dict] = []
-    for name in ws.tasks:
-        items += get_task(name).generate(ws.items_per_capability, "train", ws.seed, recipe.toy)
+    weights = ws.task_weights or [1.0] * len(ws.tasks)
+    for name, w in zip(ws.tasks, weights, strict=True):
+        items += get_task(name).generate(max(1, round(ws.items_per_capability * w)), "train", ws.seed, recipe.toy)
     random.Random(ws.seed).shuffle(items)
     return items
 
 
-def run_sft(model: Any, processor: Any, items: list[dict], recipe: Recipe, out_dir: Path, log: Any = print) -> dict:
-    """TRL SFTTrainer on worked solutions; linear decay, vision tower at a smaller lr.
+def run_sft(model: Any, processor: Any, items: list[dict], recipe: Recipe, ckpt_dir: Path, *, steps: int,
+            lr: float, log: Any = print) -> dict:
+    """One SFT phase (TRL SFTTrainer) on worked solutions: a fresh AdamW, lr decaying linearly
+    from `lr` to 0 over `steps`, the vision tower at `vision_lr_scale` x lr.
 
-    Checkpoints ten times over the run into `out_dir/sft` and continues from the newest one.
+    Checkpoints ten times over the phase into `ckpt_dir` and continues from the newest one.
     """
     import torch
     from trl import SFTConfig, SFTTrainer
@@ -166,18 +170,18 @@ def run_sft(model: Any, processor: Any, items: list[dict], recipe: Recipe, out_d
     ws = recipe.warmstart
     visual_ids = {id(p) for p in model.model.visual.parameters()}
     groups = [
-        {"params": [p for p in model.parameters() if id(p) not in visual_ids], "lr": ws.sft_lr},
-        {"params": list(model.model.visual.parameters()), "lr": ws.sft_lr * ws.vision_lr_scale},
+        {"params": [p for p in model.parameters() if id(p) not in visual_ids], "lr": lr},
+        {"params": list(model.model.visual.parameters()), "lr": lr * ws.vision_lr_scale},
     ]
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / max(1, ws.sft_steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / max(1, steps)))
     args = SFTConfig(
-        output_dir=str(out_dir / "sft"),
-        max_steps=ws.sft_steps,
+        output_dir=str(ckpt_dir),
+        max_steps=steps,
         per_device_train_batch_size=ws.sft_batch,
-        logging_steps=max(1, ws.sft_steps // 20),
+        logging_steps=max(1, steps // 20),
         report_to=[],
-        **checkpoint_args(max(1, ws.sft_steps // 10)),
+        **checkpoint_args(max(1, steps // 10)),
         use_cpu=not torch.cuda.is_available(),
         # TRL turns on bf16 autocast and gradient checkpointing by default; the tiny model
         # needs neither, trains faster without them, and fp32 keeps the base exact.
@@ -186,9 +190,9 @@ def run_sft(model: Any, processor: Any, items: list[dict], recipe: Recipe, out_d
         max_length=None,
         completion_only_loss=True,
         seed=ws.seed,
-        disable_tqdm=ws.sft_steps < 5,
+        disable_tqdm=steps < 5,
     )
-    resume_from = last_checkpoint(out_dir / "sft")
+    resume_from = last_checkpoint(ckpt_dir)
     if resume_from is not None:
         log(f"[warm start] resuming SFT from {resume_from}")
         restore_weights(model, resume_from)
@@ -208,7 +212,8 @@ def build_warm_base(recipe: Recipe, out_dir: Path, log: Any = print) -> dict:
     """Build the base into `out_dir/final`, resuming whatever an interrupted build left in `out_dir`.
 
     Units: `vision/` + `vision.json` (the built, vision-pretrained model), then SFT with its
-    checkpoints in `sft/`, then `final/` (written via a temp folder).
+    checkpoints in `sft/`; with a second phase, `phase1/` + `phase1.json` (the model after
+    phase 1) and phase 2's checkpoints in `sft2/`; then `final/` (written via a temp folder).
     """
     from seethink.models.build_toy import build_toy
     from seethink.models.load import load_model
@@ -216,7 +221,9 @@ def build_warm_base(recipe: Recipe, out_dir: Path, log: Any = print) -> dict:
     t0 = time.time()
     vision, vision_done = out_dir / "vision", out_dir / "vision.json"
     if not vision_done.is_file():
-        shutil.rmtree(out_dir / "sft", ignore_errors=True)  # SFT checkpoints of another vision model
+        for stale in ("sft", "sft2", "phase1"):  # SFT units of another vision model
+            shutil.rmtree(out_dir / stale, ignore_errors=True)
+        (out_dir / "phase1.json").unlink(missing_ok=True)
         with atomic_dir(vision) as tmp:
             seed_everything(recipe.warmstart.seed)
             log(f"[warm start] building tiny Qwen2-VL in {out_dir}")
@@ -229,14 +236,36 @@ def build_warm_base(recipe: Recipe, out_dir: Path, log: Any = print) -> dict:
     else:
         log(f"[warm start] resuming the build in {out_dir} (vision pretraining done)")
     vstats = json.loads(vision_done.read_text())
-    model, processor = load_model(vision)
-    t1 = time.time()
+    ws = recipe.warmstart
     items = sft_items(recipe)
-    log(f"[warm start] SFT on {len(items)} worked solutions, {recipe.warmstart.sft_steps} steps")
-    stats = run_sft(model, processor, items, recipe, out_dir, log=log)
+    t1 = time.time()
+    phase1, phase1_done = out_dir / "phase1", out_dir / "phase1.json"
+    if not phase1_done.is_file():
+        shutil.rmtree(out_dir / "sft2", ignore_errors=True)  # phase-2 checkpoints of another phase 1
+        model, processor = load_model(vision)
+        log(f"[warm start] SFT on {len(items)} worked solutions, {ws.sft_steps} steps")
+        stats = run_sft(model, processor, items, recipe, out_dir / "sft", steps=ws.sft_steps, lr=ws.sft_lr, log=log)
+        if ws.sft2_steps:
+            with atomic_dir(phase1) as tmp:
+                model.save_pretrained(tmp, safe_serialization=True)
+                processor.save_pretrained(tmp)
+            write_json(phase1_done, stats)
+    if ws.sft2_steps:
+        # Phase 2 restarts the lr (lower) with a fresh optimizer: continuing after the format
+        # is learned is what taught the tiny model to read single objects (docs/toy-world.md).
+        model, processor = load_model(phase1)
+        log(f"[warm start] SFT phase 2: {ws.sft2_steps} steps from lr {ws.sft2_lr:g}")
+        stats = run_sft(model, processor, items, recipe, out_dir / "sft2", steps=ws.sft2_steps, lr=ws.sft2_lr,
+                        log=log)
+        stats["sft_phase1_loss"] = json.loads(phase1_done.read_text())["sft_loss"]
     with atomic_dir(out_dir / "final") as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         processor.save_pretrained(tmp)
-    stats.update({**vstats, "sft_seconds": time.time() - t1, "sft_items": len(items)})
+    import torch
+
+    # The weights depend on the torch thread count (floating-point reduction order), so a
+    # base is only bit-for-bit reproducible with the same count; recorded for that reason.
+    stats.update({**vstats, "sft_seconds": time.time() - t1, "sft_items": len(items),
+                  "torch_threads": torch.get_num_threads()})
     log(f"[warm start] done in {time.time() - t0:.0f}s (SFT loss {stats['sft_loss']:.3f})")
     return stats
