@@ -130,3 +130,27 @@ def test_closeness_gives_partial_credit_for_numbers_only():
     assert closeness_reward(r"\boxed{C}", count)["closeness"] == 1.0
     assert closeness_reward("no box", count)["closeness"] == 0.0
     assert closeness_reward(r"\boxed{A}", {"options": ["yes", "no"], "answer": "A"})["closeness"] == 0.0
+
+
+def test_think_match_credits_each_word_read_as_the_worked_solution_reads_it():
+    from seethink.rewards.core import REWARDS, think_match_reward
+
+    assert REWARDS.get("think_match") is think_match_reward
+    item = {"solution": r"<think> red shapes: 1 square, 2 square. That is 2, B.</think> \boxed{B}", "answer": "B"}
+    same = r"<think> red shapes: 1 square, 2 square. That is 2, B.</think> \boxed{B}"
+    one_wrong = r"<think> red shapes: 1 square, 2 circle. That is 2, B.</think> \boxed{B}"
+    misread = r"<think> red shapes: 1 circle, 2 triangle, 3 triangle. That is 3, C.</think> \boxed{C}"
+    assert think_match_reward(same, item)["think_match"] == 1.0
+    # 9 of 10 words match in order: 2 * 9 / (10 + 10)
+    assert think_match_reward(one_wrong, item)["think_match"] == pytest.approx(0.9)
+    assert 0.0 < think_match_reward(misread, item)["think_match"] < 0.9
+    assert think_match_reward(r"\boxed{B}", item)["think_match"] == 0.0  # no think
+    assert think_match_reward(same, {"answer": "B"})["think_match"] == 0.0  # no worked solution
+    # as an extra part of the combined reward
+    from seethink.rewards import build_reward
+
+    r = build_reward(extra=["think_match"], extra_weights=[0.5])
+    try:
+        assert r(one_wrong, item)["overall"] == pytest.approx(0.9 + 0.1 + 0.5 * 0.9)
+    finally:
+        r.close()

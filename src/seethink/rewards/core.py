@@ -76,9 +76,33 @@ def closeness_reward(completion: Any, item: dict) -> dict[str, float]:
     return {"overall": score, "closeness": score}
 
 
+_THINK_BODY = re.compile(r"<think>(.*?)</think>", re.DOTALL)
+
+
+def think_match_reward(completion: Any, item: dict) -> dict[str, float]:
+    """Partial credit for a `<think>` that says what the item's worked solution says: the
+    word-level match ratio (2 x matched words / total words, in order) of the two traces.
+
+    In the toy world the worked trace is a function of the scene and the question ("red
+    shapes: 1 square, 2 square. That is 2, B."), so each object read right earns credit,
+    and a right answer reached from a wrong reading earns less than one read right. Items
+    without a `solution` score 0. An extra part beside `accuracy`, not a replacement.
+    """
+    from difflib import SequenceMatcher
+
+    gold = _THINK_BODY.search(str(item.get("solution") or ""))
+    mine = _THINK_BODY.search(_text(completion))
+    if gold is None or mine is None:
+        return {"overall": 0.0, "think_match": 0.0}
+    a, b = mine.group(1).split(), gold.group(1).split()
+    score = SequenceMatcher(None, a, b, autojunk=False).ratio() if (a or b) else 0.0
+    return {"overall": score, "think_match": score}
+
+
 REWARDS.add("format", format_reward)
 REWARDS.add("accuracy", accuracy_reward)
 REWARDS.add("closeness", closeness_reward)
+REWARDS.add("think_match", think_match_reward)
 
 
 def part_name(spec: str) -> str:
