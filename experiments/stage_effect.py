@@ -7,10 +7,12 @@ and every trained checkpoint are scored on the same held-out items, greedy and s
 correct). The effect is the mean per-item difference, trained minus base, with a two-level
 bootstrap interval over seeds and items (`seethink.eval.stats`, as `seethink compare`).
 
-    python experiments/stage_effect.py --capability perception --seeds 0 1 2 --out runs/effect-perception
+    python experiments/stage_effect.py --capability visual --out runs/effect-visual \\
+        trainer.batch_size=8 trainer.group_size=8 trainer.learning_rate=1e-4 --seeds 0 1 2
 
 Finished units (a trained stage, an evaluation) are reused when the script is run again.
-The numbers in README and docs/toy-world.md come from this script with its defaults.
+The numbers in README and docs/toy-world.md come from this script, with the overrides
+`trainer.batch_size=8 trainer.group_size=8 trainer.learning_rate=1e-4` (put them before --seeds).
 """
 
 from __future__ import annotations
