@@ -27,6 +27,7 @@ def bare_trl(model_dir: Path, items: list[dict], steps: int, out: Path) -> None:
     from seethink.data.images import item_images
     from seethink.models.load import load_processor  # AutoProcessor cannot build it without torchvision
     from seethink.rewards import accuracy_reward, format_reward
+    from seethink.training.scaling import native_bf16
 
     model = AutoModelForImageTextToText.from_pretrained(model_dir, local_files_only=True)
     processor = load_processor(model_dir)
@@ -53,8 +54,9 @@ def bare_trl(model_dir: Path, items: list[dict], steps: int, out: Path) -> None:
                       save_strategy="no", report_to=[], seed=0, use_cpu=not torch.cuda.is_available(),
                       reward_weights=[0.9, 0.1],
                       # seethink's stage defaults, so only the wrapper's overhead is compared
-                      # (TRL's own defaults would also turn on gradient checkpointing).
-                      bf16=True, gradient_checkpointing=False)
+                      # (TRL's own defaults would also turn on gradient checkpointing; bf16
+                      # only where the hardware has it natively, as seethink's unset default).
+                      bf16=native_bf16(), gradient_checkpointing=False)
     tr = GRPOTrainer(model=model, reward_funcs=[accuracy, fmt], args=args, train_dataset=ds,
                      processing_class=processor)
     tr.train()

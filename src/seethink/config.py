@@ -66,6 +66,9 @@ class WarmStartSpec:
     vision_steps: int = 200  # vision-tower pretraining on per-cell classification
     vision_lr: float = 3e-3
     vision_batch: int = 16
+    # Also train separate shape and colour heads (besides the joint cell class) in vision
+    # pretraining, so each attribute is a direction of the merged token.
+    vision_factored: bool = False
     sft_steps: int = 1200
     sft_lr: float = 2e-3
     sft_batch: int = 16
@@ -78,6 +81,9 @@ class WarmStartSpec:
     tasks: list[str] = field(default_factory=lambda: ["toy_perception", "toy_text", "toy_visual"])
     # Items per task = items_per_capability x weight (one weight per task; empty = all 1).
     task_weights: list[float] = field(default_factory=list)
+    # Fraction of multiple-choice items (perception) whose worked solution names the answer
+    # at once instead of listing what the image shows first (a base that sometimes guesses).
+    direct_fraction: float = 0.0
     seed: int = 1234
 
 
@@ -104,7 +110,11 @@ class TrainerSpec:
     # A resumable checkpoint (weights, optimizer, RNG) every N optimizer steps, newest kept; 0 = none
     # (a killed stage then restarts from its beginning).
     save_steps: int = 50
-    bf16: bool = True  # bf16 mixed precision (autocast, TRL's default); false computes in float32
+    # bf16 mixed precision (autocast, TRL's default); false computes in float32. Unset (null) =
+    # auto: on where the hardware computes bf16 natively (CUDA with bf16, or a CPU with
+    # AVX512-BF16/AMX), off elsewhere: on an AVX2-only CPU bf16 autocast emulates every matmul
+    # and made a tiny model's GRPO step about 15x slower (benchmarks/stage_overhead.py).
+    bf16: bool | None = None
     # LoRA via PEFT: lora_r > 0 trains rank-r adapters; the stage checkpoint is saved merged.
     lora_r: int = 0
     lora_alpha: int = 16
@@ -617,6 +627,7 @@ def _check_toy(recipe: Recipe) -> None:
         wc.number(key, getattr(w, key), 1)
     for key in ("vision_lr", "sft_lr", "sft2_lr"):
         wc.number(key, getattr(w, key), 0, lo_open=True)
+    wc.number("direct_fraction", w.direct_fraction, 0, 1)
     wc.number("vision_lr_scale", w.vision_lr_scale, 0)
     wc.number("seed", w.seed, 0)
     if w.task_weights and len(w.task_weights) != len(w.tasks):

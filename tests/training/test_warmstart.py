@@ -78,3 +78,36 @@ def test_task_weights_set_the_mix_and_are_checked():
         load_recipe(None, ["warmstart.task_weights=[1,2]"])
     with pytest.raises(UserError, match=r"task_weights\[0\]"):
         load_recipe(None, ["warmstart.task_weights=[0,1,1]"])
+
+
+def test_direct_fraction_gives_some_choice_items_an_answer_without_reading():
+    """Only multiple-choice items change, the same ones in every build, and they still earn full reward."""
+    import pytest
+
+    from seethink.errors import UserError
+    from seethink.rewards import accuracy_reward, format_reward
+    from seethink.training.warmstart import sft_items
+
+    keys = ["warmstart.items_per_capability=200"]
+    plain = {it["id"]: it for it in sft_items(load_recipe(None, keys))}
+    mixed = sft_items(load_recipe(None, [*keys, "warmstart.direct_fraction=0.5"]))
+    direct = [it for it in mixed if it["solution"] != plain[it["id"]]["solution"]]
+    assert direct and all(it["capability"] == "perception" for it in direct)
+    assert 60 <= len(direct) <= 140  # about half of the 200 perception items
+    assert [it["id"] for it in direct] == [it["id"] for it in sft_items(load_recipe(None, [
+        *keys, "warmstart.direct_fraction=0.5"])) if it["solution"] != plain[it["id"]]["solution"]]
+    for it in direct:
+        assert it["solution"] == f"<think> I answer {it['answer']}.</think> \\boxed{{{it['answer']}}}"
+        assert format_reward(it["solution"])["format"] == 1.0 and accuracy_reward(it["solution"], it)["accuracy"] == 1.0
+    with pytest.raises(UserError, match="direct_fraction"):
+        load_recipe(None, ["warmstart.direct_fraction=1.5"])
+
+
+def test_factored_vision_labels_split_the_cell_class_into_shape_and_colour():
+    from seethink.data.toyworld.scenes import COLORS, SHAPES
+    from seethink.training.warmstart import _factor_labels
+
+    joint = torch.tensor([0] + [1 + s * len(COLORS) + c for s in range(len(SHAPES)) for c in range(len(COLORS))])
+    shape, colour = _factor_labels(joint)
+    assert shape.tolist() == [0] + [1 + s for s in range(len(SHAPES)) for _ in COLORS]
+    assert colour.tolist() == [0] + [1 + c for _ in SHAPES for c in range(len(COLORS))]

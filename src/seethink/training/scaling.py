@@ -1,7 +1,7 @@
 """Scaling knobs of a stage, mapped onto TRL/transformers/PEFT arguments.
 
-* precision: `trainer.bf16` (bf16 autocast, TRL's default) and
-  `trainer.gradient_checkpointing`, always passed explicitly (TRL's own defaults
+* precision: `trainer.bf16` (bf16 autocast; unset = where the hardware has native bf16)
+  and `trainer.gradient_checkpointing`, always passed explicitly (TRL's own defaults
   turn both on);
 * processes: `trainer.batch_size` stays the number of prompts per optimizer step for
   the whole job, split over the launched processes;
@@ -27,11 +27,29 @@ from seethink.errors import UserError
 LM_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
+def native_bf16() -> bool:
+    """Whether this machine computes bf16 natively (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return bool(torch.cuda.is_bf16_supported())
+    try:  # oneDNN's own check of the CPU's bf16 instructions (a private but long-stable op)
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def use_bf16(t: TrainerSpec) -> bool:
+    """`trainer.bf16` as set, or, when unset, whether the hardware has native bf16."""
+    return native_bf16() if t.bf16 is None else t.bf16
+
+
 def precision_kwargs(t: TrainerSpec, config_cls: Any) -> dict[str, Any]:
     """bf16 and activation checkpointing, named as this transformers version names them."""
     fields = {f.name for f in dataclasses.fields(config_cls)}
-    out: dict[str, Any] = {"bf16": t.bf16}
-    if t.bf16:
+    bf16 = use_bf16(t)
+    out: dict[str, Any] = {"bf16": bf16}
+    if bf16:
         out["fp16"] = False
     key = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
     out[key] = t.gradient_checkpointing

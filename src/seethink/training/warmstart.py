@@ -111,6 +111,14 @@ def _cell_labels(scene: Any) -> list[int]:
     return labels
 
 
+def _factor_labels(labels: Any) -> tuple[Any, Any]:
+    """(shape, colour) classes of joint cell classes; 0 = empty cell in both."""
+    nonempty = labels > 0
+    shape = ((labels - 1) // len(COLORS) + 1) * nonempty
+    colour = ((labels - 1) % len(COLORS) + 1) * nonempty
+    return shape, colour
+
+
 def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print) -> float:
     """Train the vision tower (+ temporary head) to name each cell; returns final cell accuracy."""
     import torch
@@ -121,7 +129,12 @@ def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print
     visual = model.model.visual
     hidden = model.config.text_config.hidden_size
     head = torch.nn.Linear(hidden, N_CELL_CLASSES)
-    opt = torch.optim.AdamW(list(visual.parameters()) + list(head.parameters()), lr=ws.vision_lr)
+    # Separate shape and colour heads make "is a circle" and "is red" each one direction of
+    # the merged token, which a question word's attention query can match directly.
+    shape_head = torch.nn.Linear(hidden, 1 + len(SHAPES))
+    colour_head = torch.nn.Linear(hidden, 1 + len(COLORS))
+    heads = [head] + ([shape_head, colour_head] if ws.vision_factored else [])
+    opt = torch.optim.AdamW(list(visual.parameters()) + [p for h in heads for p in h.parameters()], lr=ws.vision_lr)
     rng = random.Random(ws.seed)
     acc = 0.0
     model.train()
@@ -132,9 +145,13 @@ def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print
         enc = processor.image_processor(images=images, return_tensors="pt")
         out = visual(enc["pixel_values"], grid_thw=enc["image_grid_thw"])
         feats = out.pooler_output  # (B * cells, hidden): one merged token per cell
-        logits = head(F.rms_norm(feats, (hidden,)))  # (B * cells, classes)
+        normed = F.rms_norm(feats, (hidden,))
+        logits = head(normed)  # (B * cells, classes)
         labels = torch.tensor([lab for s in scenes for lab in _cell_labels(s)])
         loss = F.cross_entropy(logits, labels)
+        if ws.vision_factored:
+            shape, colour = _factor_labels(labels)
+            loss = loss + F.cross_entropy(shape_head(normed), shape) + F.cross_entropy(colour_head(normed), colour)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -150,8 +167,24 @@ def sft_items(recipe: Recipe) -> list[dict]:
     weights = ws.task_weights or [1.0] * len(ws.tasks)
     for name, w in zip(ws.tasks, weights, strict=True):
         items += get_task(name).generate(max(1, round(ws.items_per_capability * w)), "train", ws.seed, recipe.toy)
+    if ws.direct_fraction > 0:
+        items = [_direct(it) if it.get("options") and _unit(it["id"]) < ws.direct_fraction else it for it in items]
     random.Random(ws.seed).shuffle(items)
     return items
+
+
+def _unit(key: str) -> float:
+    """A stable number in [0, 1) per item, so the same items answer directly in every build."""
+    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 16**8
+
+
+def _direct(item: dict) -> dict:
+    """The item with a worked solution that names the letter without reading the scene first.
+
+    Like a real base VLM that sometimes answers a perception question at a glance: both habits
+    are in the base, and RL can find out which one pays (docs/toy-world.md).
+    """
+    return {**item, "solution": f"<think> I answer {item['answer']}.</think> \\boxed{{{item['answer']}}}"}
 
 
 def run_sft(model: Any, processor: Any, items: list[dict], recipe: Recipe, ckpt_dir: Path, *, steps: int,
