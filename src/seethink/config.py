@@ -66,9 +66,10 @@ class WarmStartSpec:
     vision_steps: int = 200  # vision-tower pretraining on per-cell classification
     vision_lr: float = 3e-3
     vision_batch: int = 16
-    # Also train separate shape and colour heads (besides the joint cell class) in vision
-    # pretraining, so each attribute is a direction of the merged token.
-    vision_factored: bool = False
+    # Heads of vision pretraining besides the joint cell class: "joint" (none), "factored"
+    # (learned shape and colour heads, so each attribute is a direction of the merged token),
+    # "words" (shape and colour scored against the LM's own embeddings of those words).
+    vision_heads: str = "joint"
     sft_steps: int = 1200
     sft_lr: float = 2e-3
     sft_batch: int = 16
@@ -628,6 +629,7 @@ def _check_toy(recipe: Recipe) -> None:
     for key in ("vision_lr", "sft_lr", "sft2_lr"):
         wc.number(key, getattr(w, key), 0, lo_open=True)
     wc.number("direct_fraction", w.direct_fraction, 0, 1)
+    wc.choice("vision_heads", w.vision_heads, ("joint", "factored", "words"))
     wc.number("vision_lr_scale", w.vision_lr_scale, 0)
     wc.number("seed", w.seed, 0)
     if w.task_weights and len(w.task_weights) != len(w.tasks):

@@ -111,3 +111,22 @@ def test_factored_vision_labels_split_the_cell_class_into_shape_and_colour():
     shape, colour = _factor_labels(joint)
     assert shape.tolist() == [0] + [1 + s for s in range(len(SHAPES)) for _ in COLORS]
     assert colour.tolist() == [0] + [1 + c for _ in SHAPES for c in range(len(COLORS))]
+
+
+def test_attribute_heads_train_the_vision_tower_only(tiny_model_dir: Path):
+    """The word-tied heads score cells against the LM's embeddings without changing them."""
+    import pytest
+
+    from seethink.errors import UserError
+    from seethink.models.load import load_model
+
+    for kind in ("factored", "words"):
+        model, processor = load_model(tiny_model_dir)
+        emb = model.get_input_embeddings().weight.detach().clone()
+        vision = [p.detach().clone() for p in model.model.visual.parameters()]
+        recipe = load_recipe(None, [f"warmstart.vision_heads={kind}", "warmstart.vision_steps=5"])
+        assert 0.0 <= pretrain_vision(model, processor, recipe, log=lambda *a: None) <= 1.0
+        assert torch.equal(emb, model.get_input_embeddings().weight)
+        assert any(not torch.equal(a, b) for a, b in zip(vision, model.model.visual.parameters(), strict=True))
+    with pytest.raises(UserError, match="vision_heads"):
+        load_recipe(None, ["warmstart.vision_heads=bogus"])

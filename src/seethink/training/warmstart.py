@@ -119,6 +119,47 @@ def _factor_labels(labels: Any) -> tuple[Any, Any]:
     return shape, colour
 
 
+class _WordHead:
+    """Logits of a cell feature against the LM's own (frozen) embeddings of the attribute words.
+
+    Aligns "this cell holds a circle" with the direction of the word " circle", which the
+    language model sees in the question, so its attention can match the two without first
+    learning a map between two unrelated spaces. Index 0 (empty cell) is a learned vector.
+    """
+
+    def __init__(self, model: Any, processor: Any, words: tuple[str, ...]) -> None:
+        import torch
+        import torch.nn.functional as F
+
+        emb = model.get_input_embeddings().weight.detach()
+        hidden = emb.shape[1]
+        vecs = [emb[processor.tokenizer(" " + w, add_special_tokens=False)["input_ids"]].mean(0) for w in words]
+        self.words = F.rms_norm(torch.stack(vecs), (hidden,))  # (n_words, hidden), fixed
+        self.empty = torch.nn.Parameter(torch.zeros(1, hidden))
+        self.scale = torch.nn.Parameter(torch.tensor(4.0))
+
+    def parameters(self) -> list[Any]:
+        return [self.empty, self.scale]
+
+    def __call__(self, normed: Any) -> Any:
+        import torch
+
+        table = torch.cat([self.empty, self.words])  # (1 + n_words, hidden)
+        return self.scale * normed @ table.T / normed.shape[-1] ** 0.5  # (cells, 1 + n_words)
+
+
+def _attribute_heads(model: Any, processor: Any, kind: str) -> list[Any]:
+    """Extra vision-pretraining heads: none ("joint"), learned shape/colour ("factored"), or word-tied ("words")."""
+    import torch
+
+    hidden = model.config.text_config.hidden_size
+    if kind == "factored":
+        return [torch.nn.Linear(hidden, 1 + len(SHAPES)), torch.nn.Linear(hidden, 1 + len(COLORS))]
+    if kind == "words":
+        return [_WordHead(model, processor, SHAPES), _WordHead(model, processor, COLORS)]
+    return []
+
+
 def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print) -> float:
     """Train the vision tower (+ temporary head) to name each cell; returns final cell accuracy."""
     import torch
@@ -129,12 +170,11 @@ def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print
     visual = model.model.visual
     hidden = model.config.text_config.hidden_size
     head = torch.nn.Linear(hidden, N_CELL_CLASSES)
-    # Separate shape and colour heads make "is a circle" and "is red" each one direction of
-    # the merged token, which a question word's attention query can match directly.
-    shape_head = torch.nn.Linear(hidden, 1 + len(SHAPES))
-    colour_head = torch.nn.Linear(hidden, 1 + len(COLORS))
-    heads = [head] + ([shape_head, colour_head] if ws.vision_factored else [])
-    opt = torch.optim.AdamW(list(visual.parameters()) + [p for h in heads for p in h.parameters()], lr=ws.vision_lr)
+    params = list(visual.parameters()) + list(head.parameters())
+    attr_heads = _attribute_heads(model, processor, ws.vision_heads)
+    for h in attr_heads:
+        params += [p for p in h.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=ws.vision_lr)
     rng = random.Random(ws.seed)
     acc = 0.0
     model.train()
@@ -149,9 +189,9 @@ def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print
         logits = head(normed)  # (B * cells, classes)
         labels = torch.tensor([lab for s in scenes for lab in _cell_labels(s)])
         loss = F.cross_entropy(logits, labels)
-        if ws.vision_factored:
-            shape, colour = _factor_labels(labels)
-            loss = loss + F.cross_entropy(shape_head(normed), shape) + F.cross_entropy(colour_head(normed), colour)
+        if attr_heads:
+            shape, colour = _factor_labels(labels)  # (B * cells,) each; 0 = empty
+            loss = loss + F.cross_entropy(attr_heads[0](normed), shape) + F.cross_entropy(attr_heads[1](normed), colour)
         opt.zero_grad()
         loss.backward()
         opt.step()
