@@ -114,7 +114,7 @@ class TrainerSpec:
     # bf16 mixed precision (autocast, TRL's default); false computes in float32. Unset (null) =
     # auto: on where the hardware computes bf16 natively (CUDA with bf16, or a CPU with
     # AVX512-BF16/AMX), off elsewhere: on an AVX2-only CPU bf16 autocast emulates every matmul
-    # and made a tiny model's GRPO step about 15x slower (benchmarks/stage_overhead.py).
+    # and made a tiny model's GRPO step about 7x slower (benchmarks/stage_overhead.py).
     bf16: bool | None = None
     # LoRA via PEFT: lora_r > 0 trains rank-r adapters; the stage checkpoint is saved merged.
     lora_r: int = 0

@@ -78,7 +78,7 @@ def test_precision_and_checkpointing_are_explicit(tmp_path: Path):
 
 
 def test_unset_bf16_follows_the_hardware(tmp_path: Path, monkeypatch):
-    """Unset bf16 is on only where bf16 is native: emulated bf16 on an AVX2 CPU is ~15x slower."""
+    """Unset bf16 is on only where bf16 is native: emulated bf16 on an AVX2 CPU is ~7x slower."""
     from seethink.training import scaling
 
     assert isinstance(scaling.native_bf16(), bool)  # the real check runs on this machine
