@@ -44,6 +44,9 @@ class ToyModelSpec:
     vision_width: int = 96
     vision_heads: int = 4
     tie_embeddings: bool = True
+    # Put each message's images after its text in the chat template, so that image tokens
+    # can attend to the question (an experiment on the look-up; docs/toy-world.md).
+    image_after_text: bool = False
 
 
 @dataclass

@@ -86,3 +86,21 @@ def test_rebuild_is_deterministic(tmp_path: Path):
     b, _ = load_model(build_toy(tmp_path / "b", seed=3))
     for (na, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.equal(pa, pb), na
+
+
+def test_image_after_text_template_puts_the_image_tokens_after_the_question(tmp_path: Path):
+    """toy_model.image_after_text: the same conversation, text first; generation still runs."""
+    from seethink.config import ToyModelSpec
+    from seethink.models.build_toy import build_toy
+
+    model_dir = build_toy(tmp_path / "m", ToyModelSpec(image_after_text=True))
+    model, processor = load_model(model_dir)
+    it = generate_items("perception", 1, "train", seed=0)[0]
+    m = to_messages(it, 1)
+    m[0]["content"][0]["image"] = item_images(it)[0]
+    text = processor.apply_chat_template([m], add_generation_prompt=True, tokenize=False)[0]
+    assert text.index(it["question"]) < text.index("<|vision_start|>") < text.index("<|im_start|>assistant")
+    enc = processor.apply_chat_template([m], add_generation_prompt=True, tokenize=True, return_dict=True,
+                                        return_tensors="pt")
+    out = model.generate(**enc, max_new_tokens=3, do_sample=False)
+    assert out.shape[1] <= enc["input_ids"].shape[1] + 3

@@ -17,7 +17,7 @@ from seethink.config import ToyModelSpec, ToyWorldSpec
 from seethink.data.prompts import render_prompt
 from seethink.data.toyworld import generate_items
 from seethink.models.processor import shim_class
-from seethink.models.tokenizer import train_tokenizer
+from seethink.models.tokenizer import chat_template, train_tokenizer
 
 
 def _corpus(world: ToyWorldSpec) -> list[str]:
@@ -30,6 +30,8 @@ def _corpus(world: ToyWorldSpec) -> list[str]:
 
 def build_processor(spec: ToyModelSpec, world: ToyWorldSpec) -> Qwen2VLProcessor:
     tok = train_tokenizer(_corpus(world), vocab_size=spec.vocab_size)
+    if spec.image_after_text:
+        tok.chat_template = chat_template(image_after_text=True)
     side = world.grid * world.cell_px
     image_processor = Qwen2VLImageProcessorPil(
         size={"shortest_edge": side * side, "longest_edge": side * side},

@@ -25,8 +25,9 @@ SPECIAL_TOKENS = [
 FORMAT_TOKENS = ["<think>", "</think>", "\\boxed{"]
 
 
-def chat_template() -> str:
-    return resources.files("seethink.models").joinpath("chat_template.jinja").read_text()
+def chat_template(image_after_text: bool = False) -> str:
+    name = "chat_template_image_last.jinja" if image_after_text else "chat_template.jinja"
+    return resources.files("seethink.models").joinpath(name).read_text()
 
 
 def train_tokenizer(corpus: Iterable[str], vocab_size: int = 512) -> PreTrainedTokenizerFast:
