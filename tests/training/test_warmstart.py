@@ -60,6 +60,14 @@ def test_cache_key_tracks_settings():
     assert cache_key(a) != cache_key(load_recipe(None, ["toy.max_shapes=5"]))
     # RL settings do not change the base
     assert cache_key(a) == cache_key(load_recipe(None, ["trainer.learning_rate=0.5"]))
+    # Options added after bases were cached are keyed only when they change the build, so a
+    # cached base stays valid across the update; every other value gets its own base.
+    from seethink.training.warmstart import _KEYED_ONLY_WHEN_SET, _key_section
+
+    for section, added in _KEYED_ONLY_WHEN_SET.items():
+        assert not set(added) & set(_key_section(section, getattr(a, section)))
+    for change in ("warmstart.vision_heads=words", "warmstart.direct_fraction=0.25", "toy_model.image_after_text=true"):
+        assert cache_key(a) != cache_key(load_recipe(None, [change])), change
 
 
 def test_task_weights_set_the_mix_and_are_checked():
