@@ -8,11 +8,11 @@ correct). The effect is the mean per-item difference, trained minus base, with a
 bootstrap interval over seeds and items (`seethink.eval.stats`, as `seethink compare`).
 
     python experiments/stage_effect.py --capability visual --out runs/effect-visual \\
-        trainer.batch_size=8 trainer.group_size=8 trainer.learning_rate=1e-4 --seeds 0 1 2
+        --seeds 0,1,2 trainer.batch_size=8 trainer.group_size=8 trainer.learning_rate=1e-4
 
 Finished units (a trained stage, an evaluation) are reused when the script is run again.
 The numbers in README and docs/toy-world.md come from this script, with the overrides
-`trainer.batch_size=8 trainer.group_size=8 trainer.learning_rate=1e-4` (put them before --seeds).
+`trainer.batch_size=8 trainer.group_size=8 trainer.learning_rate=1e-4`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--capability", choices=("perception", "text", "visual"), required=True)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--seeds", default="0,1,2", help="comma list of RL seeds")
     ap.add_argument("--out", required=True)
     ap.add_argument("--base", default="toy", help="model directory, or 'toy' (the embedded warm-started base)")
     ap.add_argument("--items", type=int, default=400, help="training items per seed")
@@ -34,6 +34,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: seethink's default)")
     ap.add_argument("overrides", nargs="*", help="recipe overrides on top of the quick preset, key=value")
     args = ap.parse_args()
+    try:
+        args.seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"--seeds takes a comma list of integers, got {args.seeds!r}")
 
     from seethink.utils import pin_threads
 
