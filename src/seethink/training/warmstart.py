@@ -48,7 +48,7 @@ PROCEDURE_REVISION = 2
 # Settings added after bases were cached, with the value that reproduces the earlier build
 # exactly: left out of the key at that value, so adding an option does not force every
 # user's cached base to be rebuilt (14 minutes on 2 cores). Any other value is keyed.
-_KEYED_ONLY_WHEN_SET = {
+_KEYED_ONLY_WHEN_SET: dict[str, dict[str, Any]] = {
     "toy_model": {"image_after_text": False},
     "warmstart": {"vision_heads": "joint", "direct_fraction": 0.0},
 }
