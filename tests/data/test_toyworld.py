@@ -139,3 +139,47 @@ def test_perception_answers_are_balanced_within_each_family():
         assert len(counts) == k, family
         for letter, c in counts.items():  # uniform up to sampling noise (~4 standard errors)
             assert abs(c / n - 1 / k) < 4 * ((1 / k) * (1 - 1 / k) / n) ** 0.5 + 0.01, (family, letter, counts)
+
+
+def test_inventory_opens_image_solutions_and_lists_in_its_order():
+    """`inventory` changes only the worked solutions: they open with the scene by colour."""
+    from seethink.data.toyworld.scenes import COLORS
+
+    for cap in ("perception", "visual"):
+        plain = generate_items(cap, 60, "train", seed=5)
+        inv = generate_items(cap, 60, "train", seed=5, inventory=True)
+        assert [it["id"] for it in plain] == [it["id"] for it in inv]
+        for a, b in zip(plain, inv, strict=True):
+            assert a["question"] == b["question"] and a["answer"] == b["answer"]
+            groups = []
+            for c in COLORS:  # absent colours are left out; shapes in reading order
+                objs = sorted((o for o in b["facts"]["objects"] if o["color"] == c), key=lambda o: (o["row"], o["col"]))
+                if objs:
+                    groups.append(f"{c}: {', '.join(o['shape'] for o in objs)}.")
+            assert b["solution"].startswith(f"<think> {' '.join(groups)} "), b["solution"]
+            assert b["solution"].endswith(a["solution"].split("</think>")[1])
+            # a shape group's listing follows the inventory's colour order
+            m = re.search(r"(circles|squares|triangles): ((?:\d \w+(?:, )?)+)\.", b["solution"])
+            if m:
+                named = [w.split()[1] for w in m.group(2).split(", ")]
+                assert named == sorted(named, key=COLORS.index), b["solution"]
+    text = generate_items("text", 5, "train", seed=5, inventory=True)
+    assert text == generate_items("text", 5, "train", seed=5)
+
+
+def test_inventory_grading_needs_the_whole_inventory():
+    from seethink.data.toyworld.generators import inventory_read_right
+
+    it = next(i for i in generate_items("perception", 40, "test", seed=2, inventory=True)
+              if len({o["color"] for o in i["facts"]["objects"]}) >= 2)
+    sol = it["solution"]
+    assert inventory_read_right(it, sol) is True
+    assert inventory_read_right(it, sol.replace("<think> ", "<think>", 1)) is True  # spacing is not graded
+    first_group = sol.removeprefix("<think> ").split(". ")[0] + "."
+    assert inventory_read_right(it, f"<think> {first_group} The end.</think>") is False  # a colour left out
+    extra = "yellow: circle." if "yellow:" not in sol.split("</think>")[0] else "red: circle."
+    assert inventory_read_right(it, sol.replace("<think> ", f"<think> {extra} ", 1)) is False
+    assert inventory_read_right(it, "<think> I see nothing.</think> \\boxed{A}") is False
+    plain = generate_items("perception", 1, "test", seed=2)[0]  # no inventory in its solution: not graded
+    assert inventory_read_right(plain, sol) is None
+    assert inventory_read_right(generate_items("text", 1, "test", seed=2, inventory=True)[0], sol) is None

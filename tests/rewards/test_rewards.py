@@ -154,3 +154,17 @@ def test_think_match_credits_each_word_read_as_the_worked_solution_reads_it():
         assert r(one_wrong, item)["overall"] == pytest.approx(0.9 + 0.1 + 0.5 * 0.9)
     finally:
         r.close()
+
+
+def test_inventory_reward_pays_for_reading_the_scene_right():
+    from seethink.data.toyworld import generate_items
+    from seethink.rewards.core import REWARDS, inventory_reward
+
+    assert REWARDS.get("inventory") is inventory_reward
+    item = generate_items("visual", 1, "test", seed=4, inventory=True)[0]
+    assert inventory_reward(item["solution"], item) == {"overall": 1.0, "inventory": 1.0}
+    # the same answer reached from a misread scene (an object too many) earns nothing here
+    misread = item["solution"].replace("<think> ", "<think> red: circle, circle, circle, circle, circle. ", 1)
+    assert inventory_reward(misread, item)["inventory"] == 0.0
+    assert inventory_reward(r"\boxed{3}", item)["inventory"] == 0.0
+    assert inventory_reward(item["solution"], {"answer": "3"})["inventory"] == 0.0  # no scene

@@ -42,6 +42,7 @@ def _toy(capability: str) -> Task:
             text_steps_min=world.text_steps_min,
             text_steps_max=world.text_steps_max,
             text_max_operand=world.text_max_operand,
+            inventory=world.inventory,
             task=name,
         )
 

@@ -3,7 +3,10 @@
 For each capability: accuracy, mean response length (tokens; whole response and the
 `<think>` part) and the majority-answer baseline. With ablation on, image items are
 scored again with blank images and with images shuffled across items: a model that
-really looks at its image falls toward the baseline there.
+really looks at its image falls toward the baseline there. Where the worked solutions open
+with a scene inventory (`toy.inventory`), `inventory_accuracy` is the share of image items
+whose response opens with exactly the right one: how often the image was read right,
+whatever happened to the answer after that.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from tqdm.auto import tqdm
 
 from seethink.data.images import item_images
 from seethink.data.prompts import render_prompt
+from seethink.data.toyworld.generators import inventory_read_right
 from seethink.data.toyworld.scenes import blank_like
 from seethink.eval.engine import count_tokens, generate
 from seethink.rewards.core import RewardFn
@@ -96,6 +100,9 @@ def evaluate_items(
                 "think_tokens": count_tokens(processor, m.group(1)) if m else 0,
             }
         )
+        read = inventory_read_right(it, resp)
+        if read is not None:
+            preds[-1]["inventory_correct"] = read
     if samples > 0:
         cached, save = _resume_hooks(resume_file, items, f"{mode}-sampled")
         with tqdm(total=len(items), desc=f"{desc} ({samples} samples)", leave=False) as bar:
@@ -138,6 +145,9 @@ def summarize(preds: list[dict], items: list[dict]) -> dict:
             "mean_think_tokens": sum(p["think_tokens"] for p in ps) / n,
             "majority_baseline": majority_baseline(its),
         }
+        graded = [p["inventory_correct"] for p in ps if "inventory_correct" in p]
+        if graded:  # items whose worked solution opens with a scene inventory (toy.inventory)
+            b["inventory_accuracy"] = 100.0 * sum(graded) / len(graded)
         if ps and all("sampled_correct" in p for p in ps):
             b["sampled_accuracy"] = 100.0 * sum(p["sampled_correct"] for p in ps) / n
         return b

@@ -82,6 +82,7 @@ def render_markdown(summary: dict, plots: dict[str, str], effects_md: str = "") 
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         lines += ["", "A model that uses its image loses accuracy with blank or shuffled images; one that "
                   "ignores it scores the same."]
+    lines += _inventory_section(summary, models)
     if effects_md:
         lines += ["", "## Effects with 95% intervals", "", effects_md.rstrip("\n")]
     secs = meta.get("seconds", {})
@@ -119,3 +120,17 @@ def write_report(run_dir: str | Path) -> Path:
     out = run / "report.md"
     atomic_write_text(out, render_markdown(summary, plots, effects_md))
     return out
+
+
+def _inventory_section(summary: dict, models: list[str]) -> list[str]:
+    """How often each model read the scene right (toy items with a scene inventory)."""
+    def inv(m: str, c: str) -> float | None:
+        return summary[m]["by_capability"].get(c, {}).get("inventory_accuracy")
+
+    caps = sorted({c for m in models for c in summary[m]["by_capability"] if inv(m, c) is not None})
+    if not caps:
+        return []
+    lines = ["", "## Is the scene read right? (% of image items whose response opens with the exact scene "
+             "inventory)", "", "| model | " + " | ".join(caps) + " |", "|---|" + "---|" * len(caps)]
+    lines += [f"| {m} | " + " | ".join(_fmt(inv(m, c)) for c in caps) + " |" for m in models]
+    return lines + ["", "A right inventory followed by a wrong answer is a reasoning error, not a perception error."]

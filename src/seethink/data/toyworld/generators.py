@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Callable
 
 from seethink.data.toyworld.scenes import COLORS, SHAPES, Scene, sample_scene
@@ -52,14 +53,18 @@ def _mc(question: str, options: list[str], correct: str) -> tuple[str, list[str]
     return question, options, LETTERS[options.index(correct)]
 
 
-def enumerate_matches(scene: Scene, color: str | None = None, shape: str | None = None) -> str:
+def enumerate_matches(scene: Scene, color: str | None = None, shape: str | None = None,
+                      by_colour: bool = False) -> str:
     """The objects of a group, numbered in reading order: "1 circle, 2 square" or "none".
 
     Worked solutions count by listing: every listed word depends on the image (dense
     supervision that teaches the model to read it) and the count is the last number,
     which a tiny model can copy instead of having to count in its head.
     """
-    hits = [o for o in sorted(scene.objects, key=_reading_order)
+    # by_colour: in the order of the scene inventory (colour, then reading order), so that
+    # with `inventory` on, the listing copies the inventory's words in the order written.
+    order = _inventory_order if by_colour else _reading_order
+    hits = [o for o in sorted(scene.objects, key=order)
             if (color is None or o.color == color) and (shape is None or o.shape == shape)]
     if not hits:
         return "none"
@@ -68,8 +73,45 @@ def enumerate_matches(scene: Scene, color: str | None = None, shape: str | None 
     return ", ".join(f"{i + 1} {w}" for i, w in enumerate(words))
 
 
+def scene_inventory(scene: Scene) -> str:
+    """The scene by colour, in a fixed colour order: "red: circle, square. blue: triangle."
+
+    Colours that are absent are left out; shapes of one colour are in reading order.
+    """
+    groups = []
+    for c in COLORS:
+        shapes = [o.shape for o in sorted(scene.objects, key=_reading_order) if o.color == c]
+        if shapes:
+            groups.append(f"{c}: {', '.join(shapes)}.")
+    return " ".join(groups)
+
+
+_INVENTORY = re.compile(r"\s*((?:(?:" + "|".join(COLORS) + r"): \w+(?:, \w+)*\.\s*)+)")
+
+
+def inventory_read_right(item: dict, response: str) -> bool | None:
+    """Whether `response` opens with the item's scene inventory, exactly; None when the item's
+    worked solution has no inventory (so there is nothing to grade).
+
+    This splits perception errors from reasoning errors: a right inventory followed by a wrong
+    answer is a mistake made after the image was read.
+    """
+    facts = item.get("facts") or {}
+    if "objects" not in facts:
+        return None
+    truth = scene_inventory(Scene.from_facts(facts))
+    if not item.get("solution", "").startswith(f"<think> {truth} "):
+        return None
+    m = _INVENTORY.match(response.removeprefix("<think>"))
+    return m is not None and " ".join(m.group(1).split()) == truth
+
+
 def _reading_order(o: object) -> tuple[int, int]:
     return (o.row, o.col)  # type: ignore[attr-defined]
+
+
+def _inventory_order(o: object) -> tuple[int, int, int]:
+    return (COLORS.index(o.color), o.row, o.col)  # type: ignore[attr-defined]
 
 
 def _solution(think: str, answer: object) -> str:
@@ -82,14 +124,14 @@ def _solution(think: str, answer: object) -> str:
 # ---------------------------------------------------------------- perception
 
 
-def _perception(rng: random.Random, scene: Scene, family: str) -> dict | None:
+def _perception(rng: random.Random, scene: Scene, family: str, by_colour: bool = False) -> dict | None:
     if family in ("count_color", "count_shape"):
         group = {"color": rng.choice(COLORS)} if family == "count_color" else {"shape": rng.choice(SHAPES)}
         n, what = scene.count(**group), _group_name(group)
         if not 1 <= n <= 4:
             return None
         q, opts, ans = _mc(f"How many {what} are there?", COUNT_OPTIONS, str(n))
-        think = f"{what}: {enumerate_matches(scene, **group)}. That is {n}, {ans}."
+        think = f"{what}: {enumerate_matches(scene, **group, by_colour=by_colour)}. That is {n}, {ans}."
     elif family == "color_of":
         # Content-addressed ("the circle"), not position-addressed ("row 2, column 3"):
         # the tiny model never learned to map row/column words to image-token positions.
@@ -115,7 +157,7 @@ def _perception(rng: random.Random, scene: Scene, family: str) -> dict | None:
             c, s = rng.choice(COLORS), rng.choice(SHAPES)
         present = scene.count(color=c, shape=s) > 0
         q, opts, ans = _mc(f"Is there a {c} {s}?", YES_NO, "yes" if present else "no")
-        think = f"{c} {s}: {enumerate_matches(scene, color=c, shape=s)}. So {opts[LETTERS.index(ans)]}, {ans}."
+        think = f"{c} {s}: {enumerate_matches(scene, color=c, shape=s, by_colour=by_colour)}. So {opts[LETTERS.index(ans)]}, {ans}."
     else:  # relative position
         uniq = [o for o in scene.objects if scene.unique(o.color, o.shape) is o]
         if len(uniq) < 2:
@@ -139,7 +181,7 @@ def _perception(rng: random.Random, scene: Scene, family: str) -> dict | None:
 # ---------------------------------------------------------------- visual reasoning
 
 
-def _visual(rng: random.Random, scene: Scene) -> dict | None:
+def _visual(rng: random.Random, scene: Scene, by_colour: bool = False) -> dict | None:
     (da, fa), (db, fb) = _descriptor(rng), _descriptor(rng)
     if da == db:
         return None
@@ -157,7 +199,7 @@ def _visual(rng: random.Random, scene: Scene) -> dict | None:
             na - nb,
             f"{na}-{nb}={na - nb}",
         )
-    think = f"{da}: {enumerate_matches(scene, **fa)}. {db}: {enumerate_matches(scene, **fb)}. {step}."
+    think = f"{da}: {enumerate_matches(scene, **fa, by_colour=by_colour)}. {db}: {enumerate_matches(scene, **fb, by_colour=by_colour)}. {step}."
     return {
         "question": q,
         "options": [],
@@ -235,6 +277,7 @@ def generate_items(
     text_steps_max: int = 3,
     text_max_operand: int = 9,
     task: str | None = None,
+    inventory: bool = False,
 ) -> list[dict]:
     """Draw `n` distinct items of one capability that fall in `split` ("train" | "test")."""
     if capability not in CAPABILITIES:
@@ -262,7 +305,8 @@ def generate_items(
             target = LETTERS[rng.randrange(_N_OPTIONS[family])] if family else ""
             for _ in range(2000):
                 scene = sample_scene(rng, grid, min_shapes, max_shapes)
-                body = _perception(rng, scene, family) if family else _visual(rng, scene)
+                body = (_perception(rng, scene, family, inventory) if family
+                        else _visual(rng, scene, inventory))
                 if body is not None and (not target or body["answer"] == target):
                     return body, scene
             return None, None
@@ -279,6 +323,8 @@ def generate_items(
         if key in seen or split_of(key) != split:
             continue
         seen.add(key)
+        if inventory and scene is not None:
+            body["solution"] = body["solution"].replace("<think> ", f"<think> {scene_inventory(scene)} ", 1)
         digest = hashlib.sha1(key.encode()).hexdigest()[:10]
         family = body.pop("family")
         facts = {"family": family}
