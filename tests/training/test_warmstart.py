@@ -66,7 +66,8 @@ def test_cache_key_tracks_settings():
 
     for section, added in _KEYED_ONLY_WHEN_SET.items():
         assert not set(added) & set(_key_section(section, getattr(a, section)))
-    for change in ("warmstart.vision_heads=words", "warmstart.direct_fraction=0.25", "toy_model.image_after_text=true"):
+    for change in ("warmstart.vision_heads=words", "warmstart.direct_fraction=0.25", "toy_model.image_after_text=true",
+                   "toy.inventory=false", "toy_model.num_heads=16"):
         assert cache_key(a) != cache_key(load_recipe(None, [change])), change
 
 
