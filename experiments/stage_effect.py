@@ -32,6 +32,11 @@ def main() -> None:
     ap.add_argument("--eval-items", type=int, default=600)
     ap.add_argument("--eval-samples", type=int, default=8)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: seethink's default)")
+    ap.add_argument("--pass-band", default="", metavar="LOW,HIGH",
+                    help="train only on items whose base pass rate (over --pass-k samples at the rollout "
+                         "temperature) lies in [LOW, HIGH]; drawn from one pool shared by all seeds")
+    ap.add_argument("--pass-k", type=int, default=16)
+    ap.add_argument("--pool", type=int, default=1200, help="training items to draw before --pass-band filtering")
     ap.add_argument("overrides", nargs="*", help="recipe overrides on top of the quick preset, key=value")
     args = ap.parse_args()
     try:
@@ -67,13 +72,14 @@ def main() -> None:
         return {f: {p["id"]: float(p[f]) for p in preds} for f in ("correct", "sampled_correct")}
 
     before = evaluate(base, "base")
+    band = _pass_band_items(args, recipe, task, base, out) if args.pass_band else None
     deltas: dict[str, list[dict[str, float]]] = {"correct": [], "sampled_correct": []}
     for seed in args.seeds:
         sdir = out / f"seed{seed}"
         ckpt = sdir / "stage" / "checkpoint"
         if not (sdir / "done.json").is_file():
             trainer = stage_trainer(recipe, StageSpec(name=args.capability, tasks=[task.name]))
-            items = task.generate(args.items, "train", seed * 1000 + 7, recipe.toy)
+            items = band if band is not None else task.generate(args.items, "train", seed * 1000 + 7, recipe.toy)
             info = run_stage(base, items, trainer, recipe.reward, sdir / "stage", stage=args.capability,
                              variant=f"seed{seed}", metrics_path=sdir / "metrics.jsonl", seed=seed,
                              cell_px=recipe.toy.cell_px, dtype=recipe.model.dtype)
@@ -93,6 +99,35 @@ def main() -> None:
         print(f"  {kind:8s} effect {ci['delta']:+.1f} points, 95% interval [{ci['ci_low']:+.1f}, {ci['ci_high']:+.1f}]"
               f" (per seed: {runs})")
     (out / "effect.json").write_text(json.dumps(result, indent=1))
+
+
+def _pass_band_items(args: argparse.Namespace, recipe, task, base, out: Path) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Training items whose base pass rate lies in the band: pass@K over a pool, then filter.
+
+    The reference recipe's difficulty axis: items the base always or never solves give GRPO
+    groups with no reward variance, hence no gradient.
+    """
+    from seethink.config import StageSpec, stage_trainer
+    from seethink.data.passk import pass_at_k
+    from seethink.utils import read_jsonl, write_jsonl
+
+    low, high = (float(x) for x in args.pass_band.split(","))
+    pool_file, rated = out / "pool" / "items.jsonl", out / "pool" / f"passk{args.pass_k}.jsonl"
+    if not pool_file.is_file():
+        write_jsonl(pool_file, task.generate(args.pool, "train", 7, recipe.toy))
+    t = stage_trainer(recipe, StageSpec())
+    pass_at_k(base, pool_file, rated, k=args.pass_k, temperature=t.temperature,
+              max_new_tokens=t.max_completion_length, batch_size=8, cell_px=recipe.toy.cell_px)
+    rows = read_jsonl(rated)
+    rates = [r["pass_rate"] for r in rows]
+    keep = [r for r in rows if low <= r["pass_rate"] <= high][: args.items]
+    for r in keep:
+        for f in ("predictions", "correctness", "pass_rate"):
+            r.pop(f, None)
+    print(f"pass band [{low}, {high}]: {len(keep)} of {len(rows)} pool items kept "
+          f"(mean pass rate {sum(rates) / len(rates):.2f}; {sum(x == 0 for x in rates)} never solved, "
+          f"{sum(x == 1 for x in rates)} always)", flush=True)
+    return keep
 
 
 if __name__ == "__main__":
