@@ -38,6 +38,8 @@ def test_yaml_then_cli_overrides(tmp_path: Path):
         ("trainer.group_size=1", "at least 2 completions"),
         ("trainer.learning_rate=-1", "must be > 0"),
         ("trainer.loss_type=ppo", "must be one of"),
+        ("trainer.optim=adam", "'trainer.optim': must be one of adamw_torch"),
+        ("trainer.adam_epsilon=0", "'trainer.adam_epsilon': must be > 0"),
         ("variants=[staged,foo]", "unknown variant"),
         ("nonsense", "key.sub=value"),
     ],

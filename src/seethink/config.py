@@ -108,6 +108,11 @@ class TrainerSpec:
     learning_rate: float = 1e-6
     lr_scheduler: str = "constant"
     warmup_ratio: float = 0.0
+    # The optimizer (transformers' names). Adam scales every weight's step to about the lr, also
+    # where the gradient is only noise; plain SGD moves weights in proportion to their gradient
+    # (docs/toy-world.md, session 6). adam_epsilon applies to the Adam family only.
+    optim: str = "adamw_torch"
+    adam_epsilon: float = 1e-8
     batch_size: int = 4  # prompts per optimizer step
     group_size: int = 5  # completions per prompt (GRPO's G)
     beta: float = 1e-2  # KL coefficient
@@ -446,6 +451,7 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 _CHOICES = {
     "trainer.kind": ("grpo", "sft"),
     "trainer.loss_type": ("grpo", "dapo", "dr_grpo", "bnpo"),
+    "trainer.optim": ("adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "rmsprop"),
     # transformers schedulers that need no extra arguments
     "trainer.lr_scheduler": ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts",
                              "polynomial", "inverse_sqrt"),
@@ -493,6 +499,8 @@ def _check_trainer(t: TrainerSpec, where: str) -> None:
     c.choice("kind", t.kind, _CHOICES["trainer.kind"])
     c.choice("loss_type", t.loss_type, _CHOICES["trainer.loss_type"])
     c.choice("lr_scheduler", t.lr_scheduler, _CHOICES["trainer.lr_scheduler"])
+    c.choice("optim", t.optim, _CHOICES["trainer.optim"])
+    c.number("adam_epsilon", t.adam_epsilon, 0, lo_open=True)
     if not (math.isfinite(t.learning_rate) and 0 < t.learning_rate < 1):
         raise c.fail("learning_rate", f"must be > 0 and < 1, got {t.learning_rate}")
     c.number("max_steps", t.max_steps, 0)

@@ -179,3 +179,11 @@ def test_accelerate_configs_parse_and_pick_the_right_launcher(path: Path):
 def test_every_shipped_config_is_tested():
     assert {p.name for p in ACCELERATE_CONFIGS} == {"cpu_2proc.yaml", "deepspeed_zero2.yaml",
                                                     "deepspeed_zero3.yaml", "fsdp.yaml"}
+
+
+def test_optimizer_choice_reaches_the_trainer(tmp_path: Path):
+    """trainer.optim / adam_epsilon become the TrainingArguments TRL builds its optimizer from."""
+    cfg = grpo_config(TrainerSpec(optim="sgd", adam_epsilon=1e-4, batch_size=2, group_size=2), tmp_path, 0)
+    assert getattr(cfg.optim, "value", cfg.optim) == "sgd" and cfg.adam_epsilon == 1e-4
+    default = grpo_config(TrainerSpec(batch_size=2, group_size=2), tmp_path, 0).optim
+    assert getattr(default, "value", default) == "adamw_torch"

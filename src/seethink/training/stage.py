@@ -157,6 +157,8 @@ def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
         learning_rate=t.learning_rate,
         lr_scheduler_type=t.lr_scheduler,
         warmup_steps=t.warmup_ratio,  # a fraction < 1 is read as a ratio
+        optim=t.optim,
+        adam_epsilon=t.adam_epsilon,
         # TRL counts completions per device step: batch_size prompts x group_size samples per
         # optimizer step for the whole job, split over the launched processes.
         per_device_train_batch_size=per_device_batch(t),
@@ -300,6 +302,8 @@ def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, 
         num_train_epochs=t.num_epochs,
         learning_rate=t.learning_rate,
         lr_scheduler_type=t.lr_scheduler,
+        optim=t.optim,
+        adam_epsilon=t.adam_epsilon,
         per_device_train_batch_size=per_device_batch(t),
         logging_steps=t.logging_steps,
         **checkpoint_args(t.save_steps),
