@@ -8,11 +8,12 @@ correct). The effect is the mean per-item difference, trained minus base, with a
 bootstrap interval over seeds and items (`seethink.eval.stats`, as `seethink compare`).
 
     python experiments/stage_effect.py --capability visual --out runs/effect-visual \\
-        --seeds 0,1,2 trainer.batch_size=8 trainer.group_size=8 trainer.learning_rate=1e-4
+        --seeds 0,1,2 --items 2000 --eval-items 3000 \\
+        trainer.max_steps=500 trainer.learning_rate=2e-5
 
 Finished units (a trained stage, an evaluation) are reused when the script is run again.
-The numbers in README and docs/toy-world.md come from this script, with the overrides
-`trainer.batch_size=8 trainer.group_size=8 trainer.learning_rate=1e-4`.
+That command (4 prompts x G=5, lr 2e-5, 500 steps over 2,000 fresh items per seed) gives
+README's issue-3 numbers; the numbers in docs/toy-world.md name their overrides too.
 """
 
 from __future__ import annotations
