@@ -11,6 +11,9 @@ bootstrap interval over seeds and items (`seethink.eval.stats`, as `seethink com
         --seeds 0,1,2 --items 2000 --eval-items 3000 \\
         trainer.max_steps=500 trainer.learning_rate=2e-5
 
+`--score perception,visual` also scores every checkpoint on other capabilities' held-out
+items (does a perception stage help or hurt visual reasoning?).
+
 Finished units (a trained stage, an evaluation) are reused when the script is run again.
 That command (4 prompts x G=5, lr 2e-5, 500 steps over 2,000 fresh items per seed) gives
 README's issue-3 numbers; the numbers in docs/toy-world.md name their overrides too.
@@ -37,6 +40,8 @@ def main() -> None:
                     help="train only on items whose base pass rate (over --pass-k samples at the rollout "
                          "temperature) lies in [LOW, HIGH]; drawn from one pool shared by all seeds")
     ap.add_argument("--pass-k", type=int, default=16)
+    ap.add_argument("--score", default="", metavar="CAP,CAP",
+                    help="capabilities to score every checkpoint on (default: the trained one)")
     ap.add_argument("--pool", type=int, default=1200, help="training items to draw before --pass-band filtering")
     ap.add_argument("overrides", nargs="*", help="recipe overrides on top of the quick preset, key=value")
     args = ap.parse_args()
@@ -44,6 +49,10 @@ def main() -> None:
         args.seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     except ValueError:
         ap.error(f"--seeds takes a comma list of integers, got {args.seeds!r}")
+    scored = [c.strip() for c in args.score.split(",") if c.strip()] or [args.capability]
+    bad = [c for c in scored if c not in ("perception", "text", "visual")]
+    if bad:
+        ap.error(f"--score takes perception, text or visual, got {bad}")
 
     from seethink.utils import pin_threads
 
@@ -64,17 +73,24 @@ def main() -> None:
     out = Path(args.out)
     base = resolve_model(args.base, recipe)
     task = get_task(f"toy_{args.capability}")
-    held_out = task.generate(recipe.eval.items_per_capability, "test", recipe.eval.seed, recipe.toy)
+    held_out = {c: get_task(f"toy_{c}").generate(recipe.eval.items_per_capability, "test", recipe.eval.seed, recipe.toy)
+                for c in scored}
 
-    def evaluate(model: Path, name: str) -> dict[str, dict[str, float]]:
-        m = evaluate_checkpoint(model, held_out, recipe, out / "eval" / name)
-        preds = read_jsonl(out / "eval" / name / "predictions.jsonl")
-        print(f"{name}: greedy {m['accuracy']:.1f}, sampled {m.get('sampled_accuracy', float('nan')):.1f}", flush=True)
-        return {f: {p["id"]: float(p[f]) for p in preds} for f in ("correct", "sampled_correct")}
+    def evaluate(model: Path, name: str) -> dict[str, dict[str, dict[str, float]]]:
+        per_cap = {}
+        for cap, items in held_out.items():
+            # The trained capability keeps the plain folder name, so earlier runs are reused.
+            edir = out / "eval" / (name if cap == args.capability else f"{cap}-{name}")
+            m = evaluate_checkpoint(model, items, recipe, edir)
+            preds = read_jsonl(edir / "predictions.jsonl")
+            print(f"{name} on {cap}: greedy {m['accuracy']:.1f}, sampled {m.get('sampled_accuracy', float('nan')):.1f}",
+                  flush=True)
+            per_cap[cap] = {f: {p["id"]: float(p[f]) for p in preds} for f in ("correct", "sampled_correct")}
+        return per_cap
 
     before = evaluate(base, "base")
     band = _pass_band_items(args, recipe, task, base, out) if args.pass_band else None
-    deltas: dict[str, list[dict[str, float]]] = {"correct": [], "sampled_correct": []}
+    deltas = {cap: {"correct": [], "sampled_correct": []} for cap in scored}  # type: ignore[var-annotated]
     for seed in args.seeds:
         sdir = out / f"seed{seed}"
         ckpt = sdir / "stage" / "checkpoint"
@@ -86,19 +102,22 @@ def main() -> None:
                              cell_px=recipe.toy.cell_px, dtype=recipe.model.dtype)
             (sdir / "done.json").write_text(json.dumps(info))
         after = evaluate(ckpt, f"seed{seed}")
-        for f in deltas:
-            deltas[f].append(paired_deltas(before[f], after[f]))
+        for cap in scored:
+            for f in deltas[cap]:
+                deltas[cap][f].append(paired_deltas(before[cap][f], after[cap][f]))
     t = stage_trainer(recipe, StageSpec())
     print(f"\n{args.capability} stage from {base}: {t.max_steps} steps, {t.batch_size} prompts x G={t.group_size}, "
-          f"lr {t.learning_rate:g}, seeds {args.seeds}, {len(held_out)} held-out items, "
-          f"{recipe.eval.samples} samples per item")
-    result = {}
-    for kind, f in (("greedy", "correct"), ("sampled", "sampled_correct")):
-        ci = bootstrap_ci(deltas[f])
-        result[kind] = ci
-        runs = ", ".join(f"{x:+.1f}" for x in ci["per_run"])
-        print(f"  {kind:8s} effect {ci['delta']:+.1f} points, 95% interval [{ci['ci_low']:+.1f}, {ci['ci_high']:+.1f}]"
-              f" (per seed: {runs})")
+          f"lr {t.learning_rate:g}, seeds {args.seeds}, {recipe.eval.items_per_capability} held-out items per "
+          f"capability, {recipe.eval.samples} samples per item")
+    result: dict = {}
+    for cap in scored:
+        res = result if cap == args.capability else result.setdefault("on", {}).setdefault(cap, {})
+        for kind, f in (("greedy", "correct"), ("sampled", "sampled_correct")):
+            ci = bootstrap_ci(deltas[cap][f])
+            res[kind] = ci
+            runs = ", ".join(f"{x:+.1f}" for x in ci["per_run"])
+            print(f"  on {cap:10s} {kind:8s} effect {ci['delta']:+.1f} points, 95% interval "
+                  f"[{ci['ci_low']:+.1f}, {ci['ci_high']:+.1f}] (per seed: {runs})")
     (out / "effect.json").write_text(json.dumps(result, indent=1))
 
 

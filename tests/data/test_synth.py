@@ -35,7 +35,7 @@ def test_templated_answers_match_the_scene():
     assert items == synthesize(40, seed=1) and len({it["id"] for it in items}) == len(items)
     for it in items:
         scene = Scene.from_facts(it["facts"])
-        chosen = it["options"]["ABCD".index(it["answer"])]
+        chosen = it["options"]["ABCDE".index(it["answer"])]
         q = it["question"]
         if it["facts"]["family"] == "count_color":
             assert chosen == str(scene.count(color=q.split()[2]))

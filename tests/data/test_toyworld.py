@@ -52,15 +52,17 @@ def test_perception_answers_match_the_scene():
     items = generate_items("perception", 300, "train", seed=1)
     families = {it["facts"]["family"] for it in items}
     assert families == set(PERCEPTION_FAMILIES)
+    counts: set[str] = set()
     for it in items:
         opts = it["options"]
         letter = it["answer"]
-        chosen = opts["ABCD".index(letter)]
+        chosen = opts["ABCDE".index(letter)]
         fam = it["facts"]["family"]
         scene = Scene.from_facts(it["facts"])
         if fam.startswith("count"):
             assert opts == COUNT_OPTIONS  # fixed order: it matters to the tiny model
             assert chosen == _recount(it)
+            counts.add(chosen)
         elif fam == "color_of":
             shape = re.match(r"What colour is the (\w+)\?", it["question"]).group(1)
             (obj,) = [o for o in scene.objects if o.shape == shape]
@@ -78,6 +80,8 @@ def test_perception_answers_match_the_scene():
             color, shape = re.match(r"Is there a (\w+) (\w+)\?", it["question"]).groups()
             assert (scene.count(color=color, shape=shape) > 0) == (chosen == "yes")
         assert it["solution"].endswith(f"\\boxed{{{letter}}}")
+    # Zero is asked too: visual items count from zero, and perception must teach it.
+    assert counts == set(COUNT_OPTIONS)
 
 
 def test_visual_items_keep_consistent_subquestions():

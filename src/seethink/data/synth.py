@@ -21,10 +21,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from seethink.data.toyworld.generators import COUNT_OPTIONS
 from seethink.data.toyworld.scenes import COLORS, SHAPES, Scene, sample_scene
 
 LETTERS = "ABCDEFGHIJ"
-COUNT_OPTIONS = ["1", "2", "3", "4"]
 YES_NO = ["yes", "no"]
 SPLITS = (("train", 85), ("val", 5), ("test", 10))  # percent
 CAPTION_PREFIX = "Description of the image: "
@@ -41,6 +41,8 @@ def template_questions(scene: Scene, rng: random.Random | None = None) -> list[d
     """Every templated multiple-choice question the scene's facts answer unambiguously."""
     rng = rng or random.Random(0)
     qs = []
+    # The option list is the toy tasks' (so a toy model reads it as it was taught), but
+    # zero counts are not asked: every absent colour and shape would add one, swamping the set.
     for c in COLORS:
         n = scene.count(color=c)
         if 1 <= n <= 4:

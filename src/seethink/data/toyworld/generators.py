@@ -21,7 +21,10 @@ from seethink.data.toyworld.scenes import COLORS, SHAPES, Scene, sample_scene
 
 LETTERS = "ABCDEFGHIJ"
 TEST_FRACTION = 5  # one item in 5 (by content hash) is held out
-COUNT_OPTIONS = ["1", "2", "3", "4"]  # fixed order: shuffled options defeated the tiny model
+# Fixed order: shuffled options defeated the tiny model. Zero is an option because visual
+# items count from zero too: with counts 1-4 only, perception RL paid for listing more
+# shapes and the model then over-counted in visual reasoning (docs/toy-world.md).
+COUNT_OPTIONS = ["0", "1", "2", "3", "4"]
 PERCEPTION_FAMILIES = ("count_color", "count_shape", "color_of", "shape_of", "exists", "relative")
 YES_NO = ["yes", "no"]
 _N_OPTIONS = {"count_color": len(COUNT_OPTIONS), "count_shape": len(COUNT_OPTIONS), "color_of": len(COLORS),
@@ -128,7 +131,7 @@ def _perception(rng: random.Random, scene: Scene, family: str, by_colour: bool =
     if family in ("count_color", "count_shape"):
         group = {"color": rng.choice(COLORS)} if family == "count_color" else {"shape": rng.choice(SHAPES)}
         n, what = scene.count(**group), _group_name(group)
-        if not 1 <= n <= 4:
+        if not 0 <= n <= 4:
             return None
         q, opts, ans = _mc(f"How many {what} are there?", COUNT_OPTIONS, str(n))
         think = f"{what}: {enumerate_matches(scene, **group, by_colour=by_colour)}. That is {n}, {ans}."
