@@ -68,6 +68,29 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
+@contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (a sidecar `.NAME.lock` file) between processes.
+
+    For files that several processes of one run write, such as metrics.jsonl under
+    `parallel`: appends are single writes, but a rewrite (dropping rows on resume) must not
+    lose a row another process appends meanwhile. Without fcntl (Windows) it does not lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_WRONLY | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def append_jsonl(path: str | Path, row: dict) -> None:
     """Append one row; a failed write (full disk) is cut back off, so no torn line is left."""
     path = Path(path)

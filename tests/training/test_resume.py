@@ -29,6 +29,7 @@ from seethink.utils import atomic_dir, read_appended_jsonl
 RECIPE = """\
 name: resume-test
 threads: 1
+parallel: 1  # the kills aim at one process; tests/training/test_parallel.py covers parallel runs
 warmstart: {vision_steps: 4, vision_batch: 4, sft_steps: 6, sft2_steps: 4, items_per_capability: 12, sft_batch: 4}
 trainer: {max_steps: 4, batch_size: 2, group_size: 2, learning_rate: 1.0e-3, max_completion_length: 12,
           temperature: 1.0, save_steps: 1}

@@ -164,6 +164,75 @@ def banner(text: str, log: Any = print) -> None:
     log("\n" + "=" * 70 + f"\n  {text}\n" + "=" * 70)
 
 
+def variant_models(recipe: Recipe, variant: str, stages: list[PlannedStage], out: Path) -> tuple[dict[str, Path], list[dict]]:
+    """The models a variant's training yields for evaluation (name -> checkpoint) and its chain:
+    which evaluated model each stage started from and produced (per-stage effects in the report)."""
+    models: dict[str, Path] = {}
+    chain: list[dict] = []
+    before = "base"
+    for st in stages:
+        ckpt = out / "stages" / variant / st.dirname / "checkpoint"
+        last = st.index == len(stages) - 1
+        after = variant if last else f"{variant}@{st.name}"
+        if last or recipe.eval.stages:
+            models[after] = ckpt
+            caps = sorted({str(it.get("capability", "")) for it in st.items})
+            chain.append({"stage": st.name, "capabilities": caps, "before": before, "after": after})
+        before = after if (last or recipe.eval.stages) else ""
+    return models, chain
+
+
+def train_variant(recipe: Recipe, variant: str, stages: list[PlannedStage], base: Path, out: Path,
+                  log: Any = print) -> dict[str, float]:
+    """Train a variant's stages in order, each from the previous checkpoint; seconds per stage."""
+    from seethink.training.stage import run_stage
+
+    main = dist.is_main_process()
+    timings: dict[str, float] = {}
+    current = base
+    for st in stages:
+        sdir = out / "stages" / variant / st.dirname
+        done = sdir / "done.json"
+        if done.is_file():
+            log(f"[{variant}] stage {st.dirname} already trained, skipping")
+        else:
+            banner(
+                f"{variant}: stage {st.index + 1}/{len(stages)} '{st.name}' - {len(st.items)} items, "
+                f"{st.trainer.max_steps} steps, lr {st.trainer.learning_rate:g}, G={st.trainer.group_size}",
+                log,
+            )
+            dist.barrier()
+            info = run_stage(  # resume=True: continues from sdir/trainer/checkpoint-N if a killed run left one
+                current, st.items, st.trainer, recipe.reward, sdir, stage=st.name, variant=variant,
+                metrics_path=out / "metrics.jsonl", seed=recipe.seed, cell_px=recipe.toy.cell_px,
+                trust_remote_code=recipe.model.trust_remote_code, dtype=recipe.model.dtype, log=log,
+                resume=True,
+            )
+            if main:
+                write_json(done, info)
+                shutil.rmtree(sdir / "trainer", ignore_errors=True)
+            dist.barrier()
+        timings[f"{variant}/{st.name}"] = json.loads(done.read_text())["seconds"]
+        current = sdir / "checkpoint"
+    return timings
+
+
+def evaluate_models(recipe: Recipe, models: dict[str, Path], out: Path, items: list[dict] | None = None,
+                    log: Any = print) -> tuple[dict[str, dict], dict[str, float]]:
+    """Score each model on the held-out items (resuming a killed evaluation); results, seconds."""
+    from seethink.eval.run import evaluate_checkpoint
+
+    items = eval_items(recipe) if items is None else items
+    results: dict[str, dict] = {}
+    timings: dict[str, float] = {}
+    for name, path in models.items():
+        t1 = time.time()
+        banner(f"evaluating {name} on {len(items)} held-out items", log)
+        results[name] = evaluate_checkpoint(path, items, recipe, out / "eval" / name, log=log)
+        timings[f"eval/{name}"] = time.time() - t1
+    return results, timings
+
+
 @_holding_run_lock
 def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
     """Warm start (toy) -> train each variant -> evaluate all -> summary, report, plots.
@@ -171,10 +240,11 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
     Under `accelerate launch` every process trains every stage together; only the main
     process writes run files (config, metrics, checkpoints, done markers) and, once
     training is over, evaluates and reports alone. The others return an empty summary.
+    With `parallel` > 1 (by default on a CPU with a core per variant) each variant trains
+    and evaluates in its own process (`seethink.training.parallel`).
     """
-    from seethink.eval.run import evaluate_checkpoint
     from seethink.report.build import write_report
-    from seethink.training.stage import run_stage
+    from seethink.training.parallel import run_variants_in_parallel, worker_count
     from seethink.utils import pin_threads
 
     main = dist.is_main_process()
@@ -197,67 +267,34 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
     base = resolve_base(recipe, log=log)
     timings["base"] = time.time() - t0
     plans = plan(recipe)
-    metrics_path = out / "metrics.jsonl"
     models: dict[str, Path] = {"base": base}
-    # Which evaluated model each stage started from and produced (per-stage effects in the report).
     chains: dict[str, list[dict]] = {}
     for variant, stages in plans.items():
-        current = base
-        before = "base"
-        chains[variant] = []
-        for st in stages:
-            sdir = out / "stages" / variant / st.dirname
-            done = sdir / "done.json"
-            if done.is_file():
-                log(f"[{variant}] stage {st.dirname} already trained, skipping")
-            else:
-                banner(
-                    f"{variant}: stage {st.index + 1}/{len(stages)} '{st.name}' - {len(st.items)} items, "
-                    f"{st.trainer.max_steps} steps, lr {st.trainer.learning_rate:g}, G={st.trainer.group_size}",
-                    log,
-                )
-                dist.barrier()
-                info = run_stage(  # resume=True: continues from sdir/trainer/checkpoint-N if a killed run left one
-                    current, st.items, st.trainer, recipe.reward, sdir, stage=st.name, variant=variant,
-                    metrics_path=metrics_path, seed=recipe.seed, cell_px=recipe.toy.cell_px,
-                    trust_remote_code=recipe.model.trust_remote_code, dtype=recipe.model.dtype, log=log,
-                    resume=True,
-                )
-                if main:
-                    write_json(done, info)
-                    shutil.rmtree(sdir / "trainer", ignore_errors=True)
-                dist.barrier()
-            timings[f"{variant}/{st.name}"] = json.loads(done.read_text())["seconds"]
-            current = sdir / "checkpoint"
-            last = st.index == len(stages) - 1
-            after = variant if last else f"{variant}@{st.name}"
-            if not last and recipe.eval.stages:
-                models[after] = current
-            if last or recipe.eval.stages:
-                caps = sorted({str(it.get("capability", "")) for it in st.items})
-                chains[variant].append({"stage": st.name, "capabilities": caps, "before": before, "after": after})
-            before = after if (last or recipe.eval.stages) else ""
-        models[variant] = current
-    if not main:
-        return {}
-    items = eval_items(recipe)
-    results: dict[str, dict] = {}
-    for name, path in models.items():
-        t1 = time.time()
-        banner(f"evaluating {name} on {len(items)} held-out items", log)
-        results[name] = evaluate_checkpoint(path, items, recipe, out / "eval" / name, log=log)
-        timings[f"eval/{name}"] = time.time() - t1
+        vmodels, chains[variant] = variant_models(recipe, variant, stages, out)
+        models.update(vmodels)
+    workers = worker_count(recipe, len(plans))
+    if workers > 1:
+        results, more = run_variants_in_parallel(recipe, plans, models, out, workers, log=log)
+        timings.update(more)
+    else:
+        for variant, stages in plans.items():
+            timings.update(train_variant(recipe, variant, stages, base, out, log=log))
+        if not main:
+            return {}
+        results, more = evaluate_models(recipe, models, out, log=log)
+        timings.update(more)
     timings["total"] = time.time() - t0
     summary = {name: results[name] for name in models}
     summary["meta"] = {
         "recipe": recipe.name,
         "base_path": str(base),
-        "eval_items": len(items),
+        "eval_items": next(iter(results.values()))["n"],
         "stages": [s.name for s in recipe.stages],
         "chains": {v: [c for c in ch if c["before"]] for v, ch in chains.items()},
         "samples": recipe.eval.samples,
         "temperature": recipe.eval.temperature,
         "top_p": recipe.eval.top_p,
+        "workers": workers,
         "seconds": timings,
     }
     write_json(out / "summary.json", summary)

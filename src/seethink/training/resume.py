@@ -32,7 +32,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from seethink.utils import read_appended_jsonl, write_jsonl
+from seethink.utils import file_lock, read_appended_jsonl, write_jsonl
 
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 
@@ -137,12 +137,13 @@ def drop_metrics_after(path: str | Path, variant: str, stage: str, step: int) ->
     path = Path(path)
     if not path.is_file():
         return 0
-    rows = read_appended_jsonl(path)
-    kept = [r for r in rows if not (r.get("variant") == variant and r.get("stage") == stage
-                                    and int(r.get("step", 0)) > step)]
-    text = path.read_text(encoding="utf-8")
-    if len(kept) != len(rows) or (text and not text.endswith("\n")):
-        write_jsonl(path, kept)
+    with file_lock(path):  # another variant's process may be appending
+        rows = read_appended_jsonl(path)
+        kept = [r for r in rows if not (r.get("variant") == variant and r.get("stage") == stage
+                                        and int(r.get("step", 0)) > step)]
+        text = path.read_text(encoding="utf-8")
+        if len(kept) != len(rows) or (text and not text.endswith("\n")):
+            write_jsonl(path, kept)
     return len(rows) - len(kept)
 
 

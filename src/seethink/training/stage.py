@@ -37,7 +37,7 @@ from seethink.training.scaling import (
     save_checkpoint,
     vllm_kwargs,
 )
-from seethink.utils import append_jsonl, atomic_dir
+from seethink.utils import append_jsonl, atomic_dir, file_lock
 
 # TRL log keys we keep in metrics.jsonl (renamed to short, stable names).
 _KEEP = {
@@ -69,7 +69,8 @@ def _metrics_callback(path: Path, stage: str, variant: str) -> Any:
             for key, short in _KEEP.items():
                 if key in logs and isinstance(logs[key], (int, float)) and math.isfinite(logs[key]):
                     row[short] = float(logs[key])
-            append_jsonl(path, row)
+            with file_lock(path):  # variants in parallel processes share the file
+                append_jsonl(path, row)
 
     return MetricsToJsonl()
 
