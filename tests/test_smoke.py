@@ -42,6 +42,8 @@ def test_summary_has_every_model_and_capability(smoke_run: Path):
         assert set(s["by_capability"]) == {"perception", "text", "visual"}
         assert set(s["ablation"]) == {"blank", "shuffled"}
     assert summary["meta"]["stages"] == ["perception", "text", "visual"]
+    if summary["meta"]["workers"] > 1:  # 2+ cores: staged and merged ran side by side (`parallel`)
+        assert (smoke_run / "logs" / "staged.log").is_file() and (smoke_run / "logs" / "merged.log").is_file()
     chain = summary["meta"]["chains"]["staged"]
     assert [(c["before"], c["after"], c["capabilities"]) for c in chain] == [
         ("base", "staged@perception", ["perception"]),

@@ -29,7 +29,7 @@ def _recipe(path_or_preset: str | None, overrides: list[str] | None):  # noqa: A
 
 @app.command()
 def demo(
-    preset: Annotated[str, typer.Option(help="smoke (pipeline check, <2 min) or quick (the demo)")] = "quick",
+    preset: Annotated[str, typer.Option(help="smoke (pipeline check, <2 min), quick (the demo, ~8 min) or gentle (500 steps per stage, ~35 min)")] = "quick",
     out: Annotated[Path | None, typer.Option(help="run directory (default runs/PRESET)")] = None,
     overrides: Overrides = None,
 ) -> None:
@@ -45,7 +45,7 @@ def demo(
 
 @app.command()
 def run(
-    recipe: Annotated[str, typer.Argument(help="recipe YAML file, or a preset name (smoke, quick)")],
+    recipe: Annotated[str, typer.Argument(help="recipe YAML file, or a preset name (smoke, quick, gentle)")],
     overrides: Overrides = None,
     out: Annotated[Path | None, typer.Option(help="run directory (default runs/NAME)")] = None,
 ) -> None:

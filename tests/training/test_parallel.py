@@ -118,3 +118,32 @@ def test_worker_count_rules(monkeypatch: pytest.MonkeyPatch):
 def test_parallel_must_not_be_negative():
     with pytest.raises(UserError, match="'parallel'"):
         load_recipe(None, ["parallel=-1"])
+
+
+def _append_rows(path: str, n: int) -> None:
+    from seethink.utils import append_jsonl, file_lock
+
+    for i in range(n):
+        with file_lock(path):
+            append_jsonl(path, {"variant": "merged", "stage": "merged", "step": i + 1})
+
+
+def test_rows_appended_by_another_process_survive_a_concurrent_rewrite(tmp_path: Path):
+    """metrics.jsonl under `parallel`: one worker appends while another drops its own rows on resume."""
+    import multiprocessing as mp
+
+    from seethink.training.resume import drop_metrics_after
+    from seethink.utils import append_jsonl
+
+    path = tmp_path / "metrics.jsonl"
+    proc = mp.get_context("spawn").Process(target=_append_rows, args=(str(path), 400))
+    proc.start()
+    dropped = 0
+    while proc.is_alive() or dropped == 0:
+        for step in range(1, 4):  # the staged worker logs steps, then resumes from step 0
+            append_jsonl(path, {"variant": "staged", "stage": "perception", "step": step})
+        dropped += drop_metrics_after(path, "staged", "perception", 0)
+    proc.join()
+    rows = read_appended_jsonl(path)
+    assert [r["step"] for r in rows if r["variant"] == "merged"] == list(range(1, 401))
+    assert not [r for r in rows if r["variant"] == "staged"] and dropped > 0

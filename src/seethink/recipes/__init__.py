@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-PRESETS = ("smoke", "quick")
+PRESETS = ("smoke", "quick", "gentle")
 
 
 def preset_path(name: str) -> Path:

@@ -120,10 +120,16 @@ def run_variants_in_parallel(recipe: Recipe, plans: dict[str, list], models: dic
                     shown = line
                 next_progress = time.time() + PROGRESS_EVERY
     finally:
+        interrupted = len(finished) < len(procs)  # Ctrl-C, or an error in this loop
         for p in procs.values():
-            if p.is_alive() and (errors or len(finished) < len(procs)):
+            if p.pid is None:  # never started
+                continue
+            if interrupted and p.is_alive():
                 p.terminate()
-            p.join()
+            p.join(timeout=30)
+            if p.is_alive():  # finished its work but hangs on the way out
+                p.terminate()
+                p.join()
     for name, exc in errors.items():
         log(f"[{name}] failed: {exc}")
     if errors:

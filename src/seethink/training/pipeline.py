@@ -217,12 +217,12 @@ def train_variant(recipe: Recipe, variant: str, stages: list[PlannedStage], base
     return timings
 
 
-def evaluate_models(recipe: Recipe, models: dict[str, Path], out: Path, items: list[dict] | None = None,
+def evaluate_models(recipe: Recipe, models: dict[str, Path], out: Path,
                     log: Any = print) -> tuple[dict[str, dict], dict[str, float]]:
     """Score each model on the held-out items (resuming a killed evaluation); results, seconds."""
     from seethink.eval.run import evaluate_checkpoint
 
-    items = eval_items(recipe) if items is None else items
+    items = eval_items(recipe)
     results: dict[str, dict] = {}
     timings: dict[str, float] = {}
     for name, path in models.items():
