@@ -70,11 +70,13 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
 
 @contextmanager
 def file_lock(path: str | Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (a sidecar `.NAME.lock` file) between processes.
+    """Hold an exclusive lock on the file at `path` (created if missing) between processes.
 
     For files that several processes of one run write, such as metrics.jsonl under
     `parallel`: appends are single writes, but a rewrite (dropping rows on resume) must not
-    lose a row another process appends meanwhile. Without fcntl (Windows) it does not lock.
+    lose a row another process appends meanwhile. A rewrite replaces the file (atomic
+    rename), so after waiting the lock is re-taken until it is on the file `path` names now.
+    No sidecar lock file is left behind. Without fcntl (Windows) it does not lock.
     """
     try:
         import fcntl
@@ -83,9 +85,17 @@ def file_lock(path: str | Path) -> Iterator[None]:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_WRONLY | os.O_CREAT, 0o666)
-    try:
+    while True:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)  # replaced while we waited: lock the new file
+    try:
         yield
     finally:
         os.close(fd)  # closing releases the lock
