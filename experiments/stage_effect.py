@@ -43,6 +43,9 @@ def main() -> None:
     ap.add_argument("--score", default="", metavar="CAP,CAP",
                     help="capabilities to score every checkpoint on (default: the trained one)")
     ap.add_argument("--pool", type=int, default=1200, help="training items to draw before --pass-band filtering")
+    ap.add_argument("--replay", default="", metavar="CAP=SHARE",
+                    help="mix another capability's training items into the stage, as this share of its items "
+                         "(e.g. perception=0.2: does replaying perception keep it while visual reasoning trains?)")
     ap.add_argument("overrides", nargs="*", help="recipe overrides on top of the quick preset, key=value")
     args = ap.parse_args()
     try:
@@ -51,6 +54,15 @@ def main() -> None:
         ap.error(f"--seeds takes a comma list of integers, got {args.seeds!r}")
     scored = [c.strip() for c in args.score.split(",") if c.strip()] or [args.capability]
     bad = [c for c in scored if c not in ("perception", "text", "visual")]
+    replay_cap, replay_share = "", 0.0
+    if args.replay:
+        replay_cap, _, share = args.replay.partition("=")
+        try:
+            replay_share = float(share)
+        except ValueError:
+            ap.error(f"--replay takes CAP=SHARE, e.g. perception=0.2, got {args.replay!r}")
+        if replay_cap not in ("perception", "text", "visual") or not 0.0 < replay_share < 1.0:
+            ap.error(f"--replay takes CAP=SHARE with a capability and a share in (0, 1), got {args.replay!r}")
     if bad:
         ap.error(f"--score takes perception, text or visual, got {bad}")
 
@@ -97,6 +109,9 @@ def main() -> None:
         if not (sdir / "done.json").is_file():
             trainer = stage_trainer(recipe, StageSpec(name=args.capability, tasks=[task.name]))
             items = band if band is not None else task.generate(args.items, "train", seed * 1000 + 7, recipe.toy)
+            if replay_cap:
+                k = round(len(items) * replay_share / (1.0 - replay_share))
+                items = items + get_task(f"toy_{replay_cap}").generate(k, "train", seed * 1000 + 8, recipe.toy)
             info = run_stage(base, items, trainer, recipe.reward, sdir / "stage", stage=args.capability,
                              variant=f"seed{seed}", metrics_path=sdir / "metrics.jsonl", seed=seed,
                              cell_px=recipe.toy.cell_px, dtype=recipe.model.dtype)
@@ -108,7 +123,8 @@ def main() -> None:
     t = stage_trainer(recipe, StageSpec())
     print(f"\n{args.capability} stage from {base}: {t.max_steps} steps, {t.batch_size} prompts x G={t.group_size}, "
           f"lr {t.learning_rate:g}, seeds {args.seeds}, {recipe.eval.items_per_capability} held-out items per "
-          f"capability, {recipe.eval.samples} samples per item")
+          f"capability, {recipe.eval.samples} samples per item"
+          + (f", {replay_share:.0%} of training items from {replay_cap}" if replay_cap else ""))
     result: dict = {}
     for cap in scored:
         res = result if cap == args.capability else result.setdefault("on", {}).setdefault(cap, {})

@@ -41,6 +41,8 @@ def test_yaml_then_cli_overrides(tmp_path: Path):
         ("trainer.optim=adam", "'trainer.optim': must be one of adamw_torch"),
         ("trainer.adam_epsilon=0", "'trainer.adam_epsilon': must be > 0"),
         ("variants=[staged,foo]", "unknown variant"),
+        ("stages.0.replay=0.2", "'stages.0.replay': the first stage has no earlier stage"),
+        ("stages.1.replay=1", "'stages.1.replay': must be a share in"),
         ("nonsense", "key.sub=value"),
     ],
 )

@@ -158,6 +158,10 @@ class StageSpec:
     items_per_task: int = 200
     data: str = ""  # a seethink JSONL file (e.g. a curriculum stage file), used in its order
     trainer: dict[str, Any] = field(default_factory=dict)  # overrides of Recipe.trainer
+    # Staged variant only: this share of the stage's items is replayed from earlier stages'
+    # items (0.2 -> 1 in 5), so a later stage does not wear away what an earlier one taught.
+    # Merged is unaffected: it already pools every stage's items.
+    replay: float = 0.0
 
 
 @dataclass
@@ -588,6 +592,11 @@ def validate(recipe: Recipe) -> None:
         names.add(stage.name)
         if stage.items_per_task < 1:
             raise UserError(f"config key 'stages.{i}.items_per_task': must be >= 1, got {stage.items_per_task}")
+        if isinstance(stage.replay, bool) or not isinstance(stage.replay, (int, float)) \
+                or not 0.0 <= stage.replay < 1.0:
+            raise UserError(f"config key 'stages.{i}.replay': must be a share in [0, 1), got {stage.replay!r}")
+        if i == 0 and stage.replay:
+            raise UserError("config key 'stages.0.replay': the first stage has no earlier stage to replay")
         _check_trainer(stage_trainer(recipe, stage), f"stages.{i}.trainer")
         _check_scaling(stage_trainer(recipe, stage), f"stages.{i}.trainer")
     modes = ("", "none", "difficulty", "capability", "capability_x_difficulty")

@@ -63,6 +63,11 @@ def test_parallel_run_gives_the_same_results_as_one_after_another(cli, tiny_mode
     assert "[staged] " in out_par and "[merged] " in out_par
     assert "'perception'" in (tmp_path / "par" / "logs" / "staged.log").read_text()
     assert (tmp_path / "par" / "report.md").is_file()
+    # A re-run skips what is done; lines a worker already tags with its name keep one tag.
+    code, again, err = cli(["run", str(recipe), "parallel=2", "--out", str(tmp_path / "par")])
+    assert code == 0, err
+    assert "[staged] stage 01-perception already trained, skipping" in again
+    assert "[staged] [staged]" not in again
 
     # A second run of the same command finds everything done in both workers.
     code, again, err = cli(["run", str(recipe), "parallel=2", "--out", str(tmp_path / "par")])

@@ -98,7 +98,9 @@ def run_variants_in_parallel(recipe: Recipe, plans: dict[str, list], models: dic
                 kind, name, *rest = msg
                 if kind == "log":
                     for line in str(rest[0]).splitlines() or [""]:
-                        log(f"[{name}] {line}" if line.strip("= ") else line)
+                        # Rule lines stay bare; lines the worker already tagged keep their one tag.
+                        tagged = not line.strip("= ") or line.startswith(f"[{name}] ")
+                        log(line if tagged else f"[{name}] {line}")
                 elif kind == "done":
                     results.update(rest[0])
                     timings.update(rest[1])

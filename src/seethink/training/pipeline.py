@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import random
 import shutil
 import time
 from pathlib import Path
@@ -93,12 +94,24 @@ def apply_curriculum(recipe: Recipe, out_dir: Path, log: Any = print, build: boo
     log(f"[curriculum] {c.mode}: {len(recipe.stages)} stage(s) -> {out_dir / 'curriculum'}")
 
 
+def with_replay(recipe: Recipe, per_stage: list[list[dict]], i: int) -> list[dict]:
+    """Stage i's items plus a seeded draw from earlier stages' items, so that the replayed
+    items make up `stages[i].replay` of the result (k / (n + k) = share)."""
+    share = recipe.stages[i].replay
+    own = per_stage[i]
+    if not share:
+        return own
+    earlier = [it for items in per_stage[:i] for it in items]
+    k = min(len(earlier), round(len(own) * share / (1.0 - share)))
+    return own + random.Random(recipe.seed * 1000 + i).sample(earlier, k)
+
+
 def plan(recipe: Recipe) -> dict[str, list[PlannedStage]]:
     per_stage = [stage_items(recipe, s, i) for i, s in enumerate(recipe.stages)]
     out: dict[str, list[PlannedStage]] = {}
     if "staged" in recipe.variants:
         out["staged"] = [
-            PlannedStage("staged", i, s.name, per_stage[i], stage_trainer(recipe, s))
+            PlannedStage("staged", i, s.name, with_replay(recipe, per_stage, i), stage_trainer(recipe, s))
             for i, s in enumerate(recipe.stages)
         ]
     if "merged" in recipe.variants:
