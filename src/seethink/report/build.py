@@ -47,19 +47,25 @@ def render_markdown(summary: dict, plots: dict[str, str], effects_md: str = "") 
     if sampled:
         lines += ["", f"## Sampled accuracy (%): {meta.get('samples', '?')} samples per item, temperature "
                   f"{meta.get('temperature', '?')}, top-p {meta.get('top_p', '?')}", "",
-                  "| model | " + " | ".join(caps) + " |", "|---|" + "---|" * len(caps)]
+                  "| model | " + " | ".join(caps) + " | overall |", "|---|" + "---|" * (len(caps) + 1)]
         for m in sampled:
             bc = summary[m]["by_capability"]
-            lines.append(f"| {m} | " + " | ".join(_fmt(bc[c]["sampled_accuracy"]) for c in caps) + " |")
+            lines.append(f"| {m} | " + " | ".join(_fmt(bc[c]["sampled_accuracy"]) for c in caps) +
+                         f" | {_fmt(summary[m].get('sampled_accuracy'))} |")
     if base:
-        lines += ["", "## What RL changed (points vs base)", "",
-                  "| model | " + " | ".join(caps) + " | overall |", "|---|" + "---|" * (len(caps) + 1)]
-        for m in models:
-            if m == "base":
-                continue
-            bc, bb = summary[m]["by_capability"], base["by_capability"]
-            lines.append(f"| {m} | " + " | ".join(_delta(bc[c]["accuracy"], bb[c]["accuracy"]) for c in caps) +
-                         f" | {_delta(summary[m]['accuracy'], base['accuracy'])} |")
+        # Greedy and, where scored, sampled: the reference protocol is the sampled one.
+        kinds = [("", "accuracy")] + ([(", sampled", "sampled_accuracy")] if "base" in sampled else [])
+        for label, field in kinds:
+            lines += ["", f"## What RL changed (points vs base{label})", "",
+                      "| model | " + " | ".join(caps) + " | overall |", "|---|" + "---|" * (len(caps) + 1)]
+            for m in models:
+                if m == "base" or (field != "accuracy" and m not in sampled):
+                    continue
+                bc, bb = summary[m]["by_capability"], base["by_capability"]
+                overall = ("-" if summary[m].get(field) is None or base.get(field) is None
+                           else _delta(summary[m][field], base[field]))
+                lines.append(f"| {m} | " + " | ".join(_delta(bc[c][field], bb[c][field]) for c in caps) +
+                             f" | {overall} |")
     lines += ["", "## Response length (tokens)", "", "| model | response | `<think>` part | format ok (%) |",
               "|---|---|---|---|"]
     for m in models:
