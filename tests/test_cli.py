@@ -117,3 +117,15 @@ def test_eval_on_real_benchmark_items(cli, tiny_model_dir, tmp_path):
     assert json.loads(stdout)["total"] == 2
     code, _, err = cli(["eval", "--model", str(tiny_model_dir), "--benchmarks", "mathvision"])
     assert code == 2 and "--data-root" in err
+
+
+def test_summary_table_keeps_columns_with_long_model_names(capsys):
+    from seethink.cli import _print_summary
+
+    caps = {"perception": {"accuracy": 60.0}, "visual": {"accuracy": 40.0}}
+    row = {"accuracy": 50.0, "sampled_accuracy": 48.5, "mean_response_tokens": 30.0, "by_capability": caps}
+    _print_summary({"base": row, "staged@perception": row, "meta": {}})
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split() == ["model", "accuracy", "sampled", "perception", "visual", "tokens"]
+    assert len({len(line) for line in lines}) == 1  # every row as wide as the header
+    assert lines[1].split()[1:3] == ["50.0", "48.5"]

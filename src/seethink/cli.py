@@ -219,10 +219,14 @@ def _print_summary(summary: dict) -> None:
     rows = [(k, v) for k, v in summary.items() if k != "meta"]
     if not rows:  # a non-main process of a multi-process run: the main one reports
         return
-    typer.echo("\nmodel      accuracy  " + "  ".join(f"{c:>10}" for c in rows[0][1]["by_capability"]) + "  tokens")
+    w = max(10, *(len(k) for k, _ in rows))  # names like 'staged@perception' must not shift columns
+    sampled = all("sampled_accuracy" in s for _, s in rows)
+    head = f"{'model':<{w}} {'accuracy':>8}" + (f"  {'sampled':>8}" if sampled else "")
+    typer.echo("\n" + head + "  " + "  ".join(f"{c:>10}" for c in rows[0][1]["by_capability"]) + "  tokens")
     for name, s in rows:
         caps = "  ".join(f"{v['accuracy']:10.1f}" for v in s["by_capability"].values())
-        typer.echo(f"{name:<10} {s['accuracy']:8.1f}  {caps}  {s['mean_response_tokens']:6.1f}")
+        samp = f"  {s['sampled_accuracy']:8.1f}" if sampled else ""
+        typer.echo(f"{name:<{w}} {s['accuracy']:8.1f}{samp}  {caps}  {s['mean_response_tokens']:6.1f}")
 
 
 def main() -> None:

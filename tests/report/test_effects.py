@@ -41,6 +41,12 @@ def test_comparisons_list_stages_then_models_without_repeats(tmp_path: Path):
     assert labels[:2] == [("staged: stage 'perception'", "perception"), ("staged: stage 'visual'", "visual")]
     assert ("merged vs base", "perception") not in labels  # the one-stage merged row already says it
     assert ("staged vs base", "visual") in labels
+    # overall rows for every trained model (merged too: its stage rows are per capability only)
+    assert ("merged vs base", "overall") in labels and ("staged vs base", "overall") in labels
+    # the two trained models against each other, staged minus merged, per capability and overall
+    pair = [r for r in rows if r["kind"] == "pair"]
+    assert [(r["before"], r["after"], r["capability"]) for r in pair] == [
+        ("merged", "staged", "perception"), ("merged", "staged", "visual"), ("merged", "staged", "overall")]
 
 
 def test_effects_over_seeds(tmp_path: Path, cli):
@@ -52,6 +58,10 @@ def test_effects_over_seeds(tmp_path: Path, cli):
     assert perc["sampled"]["delta"] == 25.0
     vis = rows[1]
     assert vis["greedy"]["delta"] == 0.0 and vis["greedy"]["ci_low"] == vis["greedy"]["ci_high"] == 0.0
+    by_label = {(r["label"], r["capability"]): r for r in rows}
+    overall = by_label[("merged vs base", "overall")]["greedy"]
+    assert overall["delta"] == 25.0 and overall["items"] == 20  # 5 of 20 items fixed on average
+    assert by_label[("staged vs merged", "overall")]["greedy"]["delta"] == 0.0
     md = effects_markdown(rows)
     assert "+50.0 [" in md and "3 run(s), 10 items" in md
     code, out, _ = cli(["compare", *map(str, runs), "--out", str(tmp_path / "fx.json")])

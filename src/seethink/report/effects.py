@@ -3,7 +3,9 @@
 Two kinds of comparison, both paired on the same held-out items:
 - per stage: the model a stage produced against the model it started from, on each
   capability the stage trained (needs `eval.stages: true` for multi-stage variants);
-- per model: every trained model against the base, on every capability.
+- per model: every trained model against the base, on every capability and overall (all
+  held-out items pooled), and every pair of trained models (e.g. staged against merged, the
+  capability curriculum's central claim) the same way.
 Scores are greedy correctness and, when the run sampled, the fraction of correct samples.
 """
 
@@ -18,13 +20,16 @@ from seethink.eval.stats import bootstrap_ci, paired_deltas
 from seethink.utils import read_jsonl
 
 METRICS = {"greedy": "correct", "sampled": "sampled_correct"}
+OVERALL = "overall"  # pseudo-capability: all held-out items (equal counts per capability)
 
 
 def _scores(run: Path, model: str, capability: str, field: str) -> dict[str, float]:
+    """Item id -> score of one model; capability OVERALL takes every held-out item."""
     path = run / "eval" / model / "predictions.jsonl"
     if not path.is_file():
         raise UserError(f"{run}: no predictions for model '{model}' ({path} is missing)")
-    return {p["id"]: float(p[field]) for p in read_jsonl(path) if p["capability"] == capability and field in p}
+    return {p["id"]: float(p[field]) for p in read_jsonl(path)
+            if capability in (OVERALL, p["capability"]) and field in p}
 
 
 def _summary(run: Path) -> dict:
@@ -42,15 +47,18 @@ def comparisons(summary: dict) -> list[dict[str, Any]]:
             for cap in link["capabilities"]:
                 rows.append({"kind": "stage", "label": f"{variant}: stage '{link['stage']}'",
                              "before": link["before"], "after": link["after"], "capability": cap})
-    caps = sorted(summary.get("base", {}).get("by_capability", {}))
+    caps = [*sorted(summary.get("base", {}).get("by_capability", {})), OVERALL]
     seen = {(r["before"], r["after"], r["capability"]) for r in rows}
-    for model in summary:
-        if model in ("meta", "base") or "@" in model:
-            continue
+    finals = [m for m in summary if m not in ("meta", "base") and "@" not in m]
+    pairs = [("base", m) for m in finals]
+    # trained models against each other, as (before, after) in summary order: staged - merged
+    pairs += [(finals[j], finals[i]) for i in range(len(finals)) for j in range(i + 1, len(finals))]
+    for before, after in pairs:
         for cap in caps:
-            if ("base", model, cap) in seen:  # a one-stage variant: already its stage's row
+            if (before, after, cap) in seen:  # a one-stage variant: already its stage's row
                 continue
-            rows.append({"kind": "model", "label": f"{model} vs base", "before": "base", "after": model,
+            kind = "model" if before == "base" else "pair"
+            rows.append({"kind": kind, "label": f"{after} vs {before}", "before": before, "after": after,
                          "capability": cap})
     return rows
 
@@ -92,7 +100,7 @@ def effects_markdown(rows: list[dict[str, Any]]) -> str:
     n = f"{first['runs']} run(s), {first['items']} items per capability" if first else ""
     lines = [
         f"Points of accuracy, mean over {n}; [95% interval] from a bootstrap over runs and items; "
-        "* = the interval excludes zero.",
+        "'overall' pools every capability's items; * = the interval excludes zero.",
         "",
         "| comparison | capability | greedy | sampled |",
         "|---|---|---|---|",
