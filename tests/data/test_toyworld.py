@@ -145,6 +145,28 @@ def test_perception_answers_are_balanced_within_each_family():
             assert abs(c / n - 1 / k) < 4 * ((1 / k) * (1 - 1 / k) / n) ** 0.5 + 0.01, (family, letter, counts)
 
 
+def test_held_out_perception_is_stratified_so_majority_is_chance():
+    """Test items take family and letter in turn: equal family shares, each family's letters
+    right equally often (to one item), so the majority-answer baseline is chance, whatever n."""
+    from collections import Counter, defaultdict
+
+    from seethink.data.toyworld.generators import _N_OPTIONS, PERCEPTION_FAMILIES
+    from seethink.eval.toy import majority_baseline
+
+    items = generate_items("perception", 200, "test", seed=5)
+    families = Counter(it["facts"]["family"] for it in items)
+    assert set(families) == set(PERCEPTION_FAMILIES) and max(families.values()) - min(families.values()) <= 1
+    letters: dict[str, Counter] = defaultdict(Counter)
+    for it in items:
+        letters[it["facts"]["family"]][it["answer"]] += 1
+    for family, counts in letters.items():
+        assert len(counts) == _N_OPTIONS[family] and max(counts.values()) - min(counts.values()) <= 1, counts
+    chance = 100 * sum(1 / len(it["options"]) for it in items) / len(items)
+    assert abs(majority_baseline(items) - chance) < 1.5
+    assert len({it["id"] for it in items}) == 200  # still distinct, still held out
+    assert all(split_of_item(it) == "test" for it in items)
+
+
 def test_inventory_opens_image_solutions_and_lists_in_its_order():
     """`inventory` changes only the worked solutions: they open with the scene by colour."""
     from seethink.data.toyworld.scenes import COLORS

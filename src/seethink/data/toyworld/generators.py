@@ -304,8 +304,20 @@ def generate_items(
             # Perception also draws the answer letter first: every option of a family is
             # equally often right, so no constant answer beats chance. (With skewed letters
             # GRPO drifted to answering "A" everywhere, which paid better than looking.)
-            family = rng.choice(PERCEPTION_FAMILIES) if capability == "perception" else ""
-            target = LETTERS[rng.randrange(_N_OPTIONS[family])] if family else ""
+            # Held-out items go further and take family and letter in turn (stratified), so a
+            # test set of any size has the families in equal shares and each family's letters
+            # equally often right: its majority-answer baseline is then chance itself, not
+            # chance plus the luck of a small sample (200 random draws put one letter at 36%
+            # where chance is 33%).
+            if capability != "perception":
+                family, target = "", ""
+            elif split == "test":
+                k = len(out)
+                family = PERCEPTION_FAMILIES[k % len(PERCEPTION_FAMILIES)]
+                target = LETTERS[(k // len(PERCEPTION_FAMILIES)) % _N_OPTIONS[family]]
+            else:
+                family = rng.choice(PERCEPTION_FAMILIES)
+                target = LETTERS[rng.randrange(_N_OPTIONS[family])]
             for _ in range(2000):
                 scene = sample_scene(rng, grid, min_shapes, max_shapes)
                 body = (_perception(rng, scene, family, inventory) if family
