@@ -26,7 +26,7 @@ def one_run(base: str, steps: int, parallel: int, out: Path) -> float:
     from seethink.recipes import preset_path
     from seethink.training.pipeline import run_recipe
 
-    recipe = load_recipe(preset_path("quick"), [
+    recipe = load_recipe(preset_path("fast"), [
         f"model.path={base}", f"trainer.max_steps={steps}", f"parallel={parallel}",
         "eval.items_per_capability=40", "eval.samples=2", "eval.stages=true",
     ])

@@ -53,7 +53,7 @@ def main() -> None:
         return out
 
     GRPOTrainer._get_per_token_logps_and_entropies = capture  # type: ignore[method-assign]
-    recipe = load_recipe(preset_path("quick"), ["trainer.max_steps=1", "trainer.learning_rate=1e-12",
+    recipe = load_recipe(preset_path("fast"), ["trainer.max_steps=1", "trainer.learning_rate=1e-12",
                                                 f"trainer.batch_size={args.prompts}", f"trainer.group_size={args.group}"])
     base = resolve_model(args.base, recipe)
     task = get_task(f"toy_{args.capability}")

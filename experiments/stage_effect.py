@@ -1,7 +1,7 @@
 """Does one GRPO stage improve its own capability? Paired effects over seeds, with 95% intervals.
 
 For each seed: one GRPO stage on the capability's training items, started from the base,
-with the quick preset's trainer settings (plus any `key=value` overrides); then the base
+with the fast preset's trainer settings (plus any `key=value` overrides); then the base
 and every trained checkpoint are scored on the same held-out items, greedy and sampled
 (the reference protocol: samples at temperature 0.6, top-p 0.95, scored by the fraction
 correct). The effect is the mean per-item difference, trained minus base, with a two-level
@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--replay", default="", metavar="CAP=SHARE",
                     help="mix another capability's training items into the stage, as this share of its items "
                          "(e.g. perception=0.2: does replaying perception keep it while visual reasoning trains?)")
-    ap.add_argument("overrides", nargs="*", help="recipe overrides on top of the quick preset, key=value")
+    ap.add_argument("overrides", nargs="*", help="recipe overrides on top of the fast preset, key=value")
     args = ap.parse_args()
     try:
         args.seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
@@ -78,7 +78,7 @@ def main() -> None:
     from seethink.training.stage import run_stage
     from seethink.utils import read_jsonl
 
-    recipe = load_recipe(preset_path("quick"), [
+    recipe = load_recipe(preset_path("fast"), [
         f"eval.items_per_capability={args.eval_items}", f"eval.samples={args.eval_samples}", "eval.ablation=false",
         *args.overrides,
     ])

@@ -75,6 +75,22 @@ def test_presets_load():
 
     for name in PRESETS:
         assert load_recipe(preset_path(name)).name == name
+    assert load_recipe(preset_path("gentle")).name == "quick"  # the quick preset's old name
+
+
+def test_quick_preset_is_the_measured_setting():
+    # The README's pooled results (staged and merged above the base) were measured with exactly
+    # these settings; changing them means measuring again.
+    from seethink.recipes import preset_path
+
+    r = load_recipe(preset_path("quick"))
+    assert [s.name for s in r.stages] == ["perception", "text", "visual"]
+    trainers = [stage_trainer(r, s) for s in r.stages]
+    assert [t.max_steps for t in trainers] == [500, 500, 500]
+    assert [t.learning_rate for t in trainers] == [2e-5] * 3
+    assert [t.beta for t in trainers] == [0.01, 0.01, 0.1]  # the visual stage is anchored
+    assert (r.trainer.batch_size, r.trainer.group_size) == (4, 5)
+    assert (r.eval.items_per_capability, r.eval.samples) == (400, 4)
 
 
 def test_example_recipes_load():

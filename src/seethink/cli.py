@@ -20,24 +20,24 @@ Overrides = Annotated[list[str] | None, typer.Argument(help="config overrides: k
 
 def _recipe(path_or_preset: str | None, overrides: list[str] | None):  # noqa: ANN202
     from seethink.config import load_recipe
-    from seethink.recipes import PRESETS, preset_path
+    from seethink.recipes import preset_names, preset_path
 
-    if path_or_preset in PRESETS and not Path(path_or_preset).exists():
+    if path_or_preset in preset_names() and not Path(path_or_preset).exists():
         path_or_preset = str(preset_path(path_or_preset))
     return load_recipe(path_or_preset, overrides or [])
 
 
 @app.command()
 def demo(
-    preset: Annotated[str, typer.Option(help="smoke (pipeline check, <2 min), quick (the demo, ~8 min) or gentle (500 steps per stage, ~35 min)")] = "quick",
+    preset: Annotated[str, typer.Option(help="smoke (pipeline check, <2 min), fast (the whole pipeline, ~7 min; RL within noise) or quick (the demo: RL measurably helps, ~30 min; alias gentle)")] = "quick",
     out: Annotated[Path | None, typer.Option(help="run directory (default runs/PRESET)")] = None,
     overrides: Overrides = None,
 ) -> None:
     """Build and warm-start the tiny VLM, train it merged and staged with GRPO, evaluate, report."""
-    from seethink.recipes import PRESETS
+    from seethink.recipes import PRESETS, preset_names
     from seethink.training.pipeline import run_recipe
 
-    if preset not in PRESETS:
+    if preset not in preset_names():
         raise UserError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     recipe = _recipe(preset, overrides)
     _print_summary(run_recipe(recipe, _writable(out or Path("runs") / recipe.name)))
@@ -45,7 +45,7 @@ def demo(
 
 @app.command()
 def run(
-    recipe: Annotated[str, typer.Argument(help="recipe YAML file, or a preset name (smoke, quick, gentle)")],
+    recipe: Annotated[str, typer.Argument(help="recipe YAML file, or a preset name (smoke, fast, quick)")],
     overrides: Overrides = None,
     out: Annotated[Path | None, typer.Option(help="run directory (default runs/NAME)")] = None,
 ) -> None:

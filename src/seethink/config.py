@@ -208,7 +208,7 @@ class Recipe:
     threads: int = 0  # torch threads (per process); 0 = min(2, cores), or cores / processes when parallel
     # Variants trained at once, each in its own process with its own threads, which evaluates
     # its own models. 0 = auto: one process per variant on a CPU-only machine with a core for
-    # each (tiny models use 2 threads poorly: two 1-thread processes did the gentle recipe in
+    # each (tiny models use 2 threads poorly: two 1-thread processes did the quick recipe in
     # 36 min against 56 in one 2-thread process); 1 = one variant after another.
     parallel: int = 0
     variants: list[str] = field(default_factory=lambda: ["staged", "merged"])

@@ -5,8 +5,16 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-PRESETS = ("smoke", "quick", "gentle")
+PRESETS = ("smoke", "fast", "quick")
+# Old names still accepted, so commands in older notes and run logs keep working.
+ALIASES = {"gentle": "quick"}
+
+
+def preset_names() -> tuple[str, ...]:
+    """Every name `preset_path` accepts: the presets, then their aliases."""
+    return PRESETS + tuple(ALIASES)
 
 
 def preset_path(name: str) -> Path:
+    name = ALIASES.get(name, name)
     return Path(str(resources.files("seethink.recipes").joinpath(f"{name}.yaml")))

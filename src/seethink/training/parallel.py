@@ -1,7 +1,7 @@
 """Variants side by side: each group of variants trains and evaluates in its own process.
 
 Why: a tiny model keeps one CPU core busy far better than two. On 2 cores, two one-thread
-processes (staged and merged) finished the gentle recipe in 36 minutes against 56 for one
+processes (staged and merged) finished the quick recipe (then called gentle) in 36 minutes against 56 for one
 two-thread process doing both (README, Performance). The variants share nothing but the
 base (read-only) and `metrics.jsonl` (appended under a lock), so they need no coordination.
 
