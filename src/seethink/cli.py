@@ -131,12 +131,22 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run directory with su
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="run directories of the same recipe (e.g. one per seed)")],
     out: Annotated[Path | None, typer.Option(help="also write the effects as JSON here")] = None,
+    against: Annotated[str | None, typer.Option(help="run directories of another recipe, comma-separated, in the same seed order as RUNS: compare each model of RUNS with the same model there")] = None,
+    model: Annotated[list[str] | None, typer.Option(help="with --against: only this model (repeatable; default every trained model both sides have)")] = None,
+    names: Annotated[str, typer.Option(help="with --against: what to call the two sides, 'A,B'")] = "runs,against",
 ) -> None:
     """Effects of each stage and each trained model, with 95% intervals over seeds and items."""
-    from seethink.report.effects import effects, effects_markdown
+    from seethink.report.effects import effects, effects_between, effects_markdown
     from seethink.utils import write_json
 
-    rows = effects([str(r) for r in runs])
+    if against:
+        a_name, _, b_name = names.partition(",")
+        rows = effects_between([str(r) for r in runs], [s for s in against.split(",") if s], model or None,
+                               names=(a_name or "runs", b_name or "against"))
+    elif model:
+        raise UserError("--model needs --against (without it every model is compared with the base)")
+    else:
+        rows = effects([str(r) for r in runs])
     if out is not None:
         write_json(out, rows)
     typer.echo(effects_markdown(rows), nl=False)

@@ -74,3 +74,34 @@ def test_missing_predictions_name_the_model(tmp_path: Path, cli):
     (run / "eval" / "staged" / "predictions.jsonl").unlink()
     code, _, err = cli(["compare", str(run)])
     assert code == 2 and "staged" in err
+
+
+def test_effects_between_two_recipes_pair_runs_seed_by_seed(tmp_path: Path, cli):
+    from seethink.report.effects import effects_between
+
+    new = [_fake_run(tmp_path / f"new{k}", gain=g) for k, g in enumerate((6, 7))]
+    old = [_fake_run(tmp_path / f"old{k}", gain=g) for k, g in enumerate((4, 4))]
+    rows = effects_between(new, old, ["merged"], names=("KL 0.1", "KL 0.01"), n_boot=300)
+    by_cap = {r["capability"]: r for r in rows}
+    assert set(by_cap) == {"perception", "visual", "overall"}
+    assert by_cap["perception"]["label"] == "merged: KL 0.1 vs KL 0.01"
+    assert by_cap["perception"]["greedy"]["delta"] == 25.0  # 2.5 more of 10 items, new minus old
+    assert by_cap["perception"]["greedy"]["per_run"] == [20.0, 30.0]
+    assert by_cap["visual"]["greedy"]["delta"] == 0.0
+    assert by_cap["overall"]["greedy"]["items"] == 20
+    # every shared trained model by default
+    assert {r["label"].split(":")[0] for r in effects_between(new, old, n_boot=50)} == {"staged", "merged"}
+    code, out, _ = cli(["compare", *map(str, new), "--against", ",".join(map(str, old)), "--model", "merged",
+                        "--names", "new,old"])
+    assert code == 0 and "| merged: new vs old | perception | +25.0 [" in out
+
+
+def test_effects_between_errors_are_one_line(tmp_path: Path, cli):
+    new = [_fake_run(tmp_path / f"new{k}", gain=1) for k in range(2)]
+    old = [_fake_run(tmp_path / "old0", gain=1)]
+    code, _, err = cli(["compare", *map(str, new), "--against", str(old[0])])
+    assert code == 2 and "as many run directories" in err
+    code, _, err = cli(["compare", str(new[0]), "--against", str(old[0]), "--model", "nope"])
+    assert code == 2 and "no model 'nope'" in err
+    code, _, err = cli(["compare", str(new[0]), "--model", "merged"])
+    assert code == 2 and "--model needs --against" in err

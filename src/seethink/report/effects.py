@@ -7,6 +7,8 @@ Two kinds of comparison, both paired on the same held-out items:
   held-out items pooled), and every pair of trained models (e.g. staged against merged, the
   capability curriculum's central claim) the same way.
 Scores are greedy correctness and, when the run sampled, the fraction of correct samples.
+`effects_between` compares the same model across two sets of runs (two recipes, seed by seed),
+e.g. merged at one KL against merged at another.
 """
 
 from __future__ import annotations
@@ -83,6 +85,48 @@ def effects(run_dirs: list[str | Path], n_boot: int = 2000) -> list[dict[str, An
             if len(deltas) == len(runs):
                 res[kind] = bootstrap_ci(deltas, n_boot=n_boot)
         out.append(res)
+    return out
+
+
+def _finals(summary: dict) -> list[str]:
+    return [m for m in summary if m not in ("meta", "base") and "@" not in m]
+
+
+def effects_between(runs: list[str | Path], against: list[str | Path], models: list[str] | None = None,
+                    names: tuple[str, str] = ("runs", "against"), n_boot: int = 2000) -> list[dict[str, Any]]:
+    """Each model of `runs` against the same model of `against`, run i paired with run i.
+
+    Both sets must score the same held-out items (same eval settings); the delta is runs minus
+    against, per capability and overall, paired on the items, bootstrapped over pairs and items.
+    """
+    a_runs, b_runs = [Path(r) for r in runs], [Path(r) for r in against]
+    if not a_runs or len(a_runs) != len(b_runs):
+        raise UserError(f"compare --against needs as many run directories on each side, in the same seed "
+                        f"order (got {len(a_runs)} and {len(b_runs)})")
+    a_sum, b_sum = _summary(a_runs[0]), _summary(b_runs[0])
+    common = [m for m in _finals(a_sum) if m in _finals(b_sum)]
+    chosen = models or common
+    for m in chosen:
+        for run, summary in ((a_runs[0], a_sum), (b_runs[0], b_sum)):
+            if m not in summary:
+                raise UserError(f"{run}: no model '{m}' (it has {', '.join(x for x in summary if x != 'meta')})")
+    if not chosen:
+        raise UserError(f"{a_runs[0]} and {b_runs[0]} share no trained model; name one with --model")
+    caps = [*sorted(a_sum.get("base", {}).get("by_capability", {})), OVERALL]
+    out = []
+    for m in chosen:
+        for cap in caps:
+            res: dict[str, Any] = {"kind": "between", "label": f"{m}: {names[0]} vs {names[1]}", "before": m,
+                                   "after": m, "capability": cap}
+            for kind, field in METRICS.items():
+                deltas = [paired_deltas(_scores(b, m, cap, field), _scores(a, m, cap, field))
+                          for a, b in zip(a_runs, b_runs, strict=True)]
+                if all(deltas):
+                    res[kind] = bootstrap_ci(deltas, n_boot=n_boot)
+                elif any(_scores(a, m, cap, field) for a in a_runs):
+                    raise UserError(f"{a_runs[0]} and {b_runs[0]}: model '{m}' shares no held-out {cap} items "
+                                    "across the two sets (were they evaluated with the same eval settings?)")
+            out.append(res)
     return out
 
 
