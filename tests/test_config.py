@@ -89,6 +89,7 @@ def test_quick_preset_is_the_measured_setting():
     assert [t.max_steps for t in trainers] == [500, 500, 500]
     assert [t.learning_rate for t in trainers] == [2e-5] * 3
     assert [t.beta for t in trainers] == [0.01, 0.01, 0.1]  # the visual stage is anchored
+    assert r.trainer.beta == 0.1  # merged trains the visual items too, under the same anchor
     assert (r.trainer.batch_size, r.trainer.group_size) == (4, 5)
     assert (r.eval.items_per_capability, r.eval.samples) == (400, 4)
 
