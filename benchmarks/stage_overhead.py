@@ -70,7 +70,7 @@ def seethink_stage(model_dir: Path, items: list[dict], steps: int, out: Path) ->
 
     t = TrainerSpec(max_steps=steps, batch_size=4, group_size=5, learning_rate=1e-5, beta=0.01,
                     max_completion_length=48)
-    run_stage(model_dir, items, t, RewardSpec(), out, stage="bench", variant="bench",
+    run_stage(model_dir, items, t, RewardSpec(), out, stage="bench", variant="bench", report_to=[],
               metrics_path=out / "metrics.jsonl", log=lambda *a: None)
 
 

@@ -120,11 +120,59 @@ def eval_cmd(
 
 
 @app.command()
-def report(run_dir: Annotated[Path, typer.Argument(help="a run directory with summary.json")]) -> None:
-    """(Re)write report.md and the plots of a finished run."""
+def experiment(
+    recipe: Annotated[str, typer.Argument(help="experiment recipe YAML (with experiment.arms), e.g. recipes/toy/study.yaml")],
+    overrides: Overrides = None,
+    seeds: Annotated[str | None, typer.Option(help="comma list of seeds (default: experiment.seeds)")] = None,
+    arms: Annotated[str | None, typer.Option(help="comma list: run only these arms (default: every arm)")] = None,
+    out: Annotated[Path | None, typer.Option(help="experiment directory (default runs/NAME)")] = None,
+    results: Annotated[Path | None, typer.Option(
+        help="also copy each finished unit's small result files (no checkpoints) here, e.g. results/NAME")] = None,
+    workers: Annotated[int | None, typer.Option(help="units at once (default: one per core on a CPU)")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="do not write the report at the end")] = False,
+) -> None:
+    """Run a study: every arm x seed from one base, on one shared evaluation; then its report."""
+    from seethink.experiment.run import run_experiment
+
+    r = _recipe(recipe, overrides)
+    if workers is not None:
+        r.experiment.workers = workers
+    seed_list = _int_list(seeds, "--seeds") if seeds else None
+    arm_list = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
+    exp = _writable(out or Path("runs") / r.name)
+    run_experiment(r, exp, arms=arm_list, seeds=seed_list, results=results)
+    if not no_report:
+        from seethink.experiment.report import write_experiment_report
+
+        for path in write_experiment_report([exp]):
+            typer.echo(str(path))
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"{flag}: expected a comma list of integers, got {text!r}") from None
+
+
+@app.command()
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(
+        help="a run directory with summary.json, or experiment directories (several pool into one report)")],
+    out: Annotated[Path | None, typer.Option(help="experiments: where to write report.md/.html (default: the first directory)")] = None,
+) -> None:
+    """(Re)write the report of a finished run, or of an experiment (no retraining)."""
+    if any((d / "experiment.yaml").is_file() for d in run_dirs):
+        from seethink.experiment.report import write_experiment_report
+
+        for path in write_experiment_report(run_dirs, out=out):
+            typer.echo(str(path))
+        return
+    if len(run_dirs) != 1:
+        raise UserError("give one run directory (several are pooled only for experiments)")
     from seethink.report.build import write_report
 
-    typer.echo(str(write_report(run_dir)))
+    typer.echo(str(write_report(run_dirs[0])))
 
 
 @app.command()
@@ -184,6 +232,24 @@ def judge(
     j = Judge(base_url, model, api_key_env=api_key_env, cache_path=cache or out.with_suffix(".judge_cache.jsonl"))
     stats = judges[benchmark](results, out, j, data_dir=data)
     typer.echo(f"judged {stats['judged']} of {stats['rows']} rows -> {out}")
+
+
+@app.command("toy-base")
+def toy_base(
+    out: Annotated[Path | None, typer.Option(help="where to write it (default: the package's models/toy_base)")] = None,
+    overrides: Overrides = None,
+) -> None:
+    """Build the warm toy base (or take it from the cache) and write it as the artefact that ships.
+
+    A fresh machine whose settings match its recorded cache key then copies it instead of
+    spending 13 minutes building it; any other setting builds its own.
+    """
+    from seethink.training.warmstart import export_base, shipped_base
+    from seethink.utils import pin_threads
+
+    recipe = _recipe(None, overrides)
+    pin_threads(recipe.threads or None)
+    typer.echo(str(export_base(recipe, _writable(out) if out else shipped_base())))
 
 
 @data_app.command("toy")

@@ -202,6 +202,57 @@ class EvalSpec:
 
 
 @dataclass
+class ArmSpec:
+    """One arm of an experiment: which stages it trains, in what order, and how.
+
+    A built-in arm (`seethink.experiment.arms.BUILTIN`) needs only its name; any field set here
+    overrides the built-in's. Stages are named as in `stages` or by their 1-based position there
+    (the reference order: 1 perception, 2 text reasoning, 3 visual reasoning), plus `caption`
+    for `experiment.caption_stage`.
+    """
+
+    name: str = ""
+    like: str = ""  # the built-in arm to start from ("" = the one called `name`, if any)
+    stages: list[str] = field(default_factory=list)
+    merge: bool | None = None  # pool the stages' items into one shuffled stage (steps summed)
+    # Order items easy -> hard by the base's pass rate over experiment.passk_k samples, without
+    # shuffling: over the whole pooled stream when merged, within each stage otherwise.
+    difficulty: bool | None = None
+    trainer: dict[str, Any] = field(default_factory=dict)  # overrides for every stage of this arm
+    stage_trainer: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage name -> overrides
+    model: str = ""  # an outside arm: this model directory is evaluated on the same items, not trained
+
+
+@dataclass
+class ExperimentSpec:
+    """`seethink experiment`: arms x seeds from one base, all scored on the same held-out items."""
+
+    arms: list[ArmSpec] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    # paper: every stage keeps its own steps and a merged arm gets their sum (the reference rule);
+    # equal: every arm trains as many steps in total as the reference stages together.
+    budget: str = "paper"
+    # The `caption_sft` arm's perception stage: image in, caption out, trained by SFT. Empty
+    # tasks and data = not configured (the toy recipes use the toy_caption task).
+    caption_stage: StageSpec = field(
+        default_factory=lambda: StageSpec(name="caption", tasks=[], trainer={"kind": "sft"})
+    )
+    passk_k: int = 16  # samples per item for the pass rates that order the difficulty arms
+    passk_batch_size: int = 8  # prompts per generate call (each expanded to passk_k samples)
+    workers: int = 0  # processes training units at once; 0 = one per core on a CPU, 1 on a GPU
+    # Ask every model the sub-questions of its visual-reasoning items (perception-error attribution)
+    attribution: bool = True
+    contrasts: list[str] = field(default_factory=list)  # extra contrasts as "arm_a - arm_b"
+
+
+@dataclass
+class LoggingSpec:
+    # Training loggers: tensorboard (event files in each stage's folder), wandb, mlflow (when
+    # installed); [] = none.
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
+
+
+@dataclass
 class Recipe:
     name: str = "toy"
     seed: int = 0
@@ -227,6 +278,8 @@ class Recipe:
     curriculum: CurriculumSpec = field(default_factory=CurriculumSpec)
     reward: RewardSpec = field(default_factory=RewardSpec)
     eval: EvalSpec = field(default_factory=EvalSpec)
+    experiment: ExperimentSpec = field(default_factory=ExperimentSpec)
+    logging: LoggingSpec = field(default_factory=LoggingSpec)
 
 
 VARIANTS = ("staged", "merged")
@@ -257,6 +310,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list):
             raise UserError(f"config key '{where}': expected a list, got {value!r}")
+        if dataclasses.is_dataclass(item_tp) and "name" in _hints(typing.cast(type, item_tp)):
+            # `arms: [staged, merged]`: a bare name stands for {name: ...}
+            value = [{"name": v} if isinstance(v, str) else v for v in value]
         return [_coerce(v, item_tp, f"{where}.{i}") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
@@ -312,6 +368,12 @@ def _from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
     obj = cls(**kwargs)
     if cls is StageSpec:
         _check_trainer_overrides(obj.trainer, f"{where}.trainer")
+    if cls is ArmSpec:
+        _check_trainer_overrides(obj.trainer, f"{where}.trainer")
+        for name, block in obj.stage_trainer.items():
+            if not isinstance(block, dict):
+                raise UserError(f"config key '{where}.stage_trainer.{name}': expected a mapping of trainer keys")
+            _check_trainer_overrides(block, f"{where}.stage_trainer.{name}")
     return obj
 
 
@@ -422,6 +484,10 @@ def _validate_dotted(key: str) -> None:
     while i < len(parts):
         part = parts[i]
         if cls is dict:  # a stage's trainer override block
+            if walked and walked[-1] == "stage_trainer" and i + 1 < len(parts):  # arm: stage name, then key
+                walked.append(part)
+                i += 1
+                part = parts[i]
             if part not in _hints(TrainerSpec):
                 raise _unknown_key(TrainerSpec, part, ".".join(walked))
             return
@@ -607,6 +673,9 @@ def validate(recipe: Recipe) -> None:
     _Checker("curriculum").number("seed", recipe.curriculum.seed, 0)
     _check_reward(recipe)
     _check_toy(recipe)
+    _check_experiment(recipe)
+    for i, name in enumerate(recipe.logging.report_to):
+        _Checker("logging").choice(f"report_to.{i}", name, ("tensorboard", "wandb", "mlflow"))
     e = _Checker("eval")
     e.number("items_per_capability", recipe.eval.items_per_capability, 1)
     e.number("batch_size", recipe.eval.batch_size, 1)
@@ -635,6 +704,33 @@ def _check_reward(recipe: Recipe) -> None:
     grpo = any(stage_trainer(recipe, s).kind == "grpo" for s in recipe.stages)
     if grpo and not any(weights):
         raise UserError("config key 'reward.accuracy_weight': every reward weight is 0, so GRPO would get no signal")
+
+
+def _check_experiment(recipe: Recipe) -> None:
+    x = recipe.experiment
+    c = _Checker("experiment")
+    c.choice("budget", x.budget, ("paper", "equal"))
+    c.number("passk_k", x.passk_k, 1)
+    c.number("passk_batch_size", x.passk_batch_size, 1)
+    c.number("workers", x.workers, 0)
+    if not x.seeds:
+        raise c.fail("seeds", "give at least one seed")
+    for i, s in enumerate(x.seeds):
+        c.number(f"seeds.{i}", s, 0)
+    if len(set(x.seeds)) != len(x.seeds):
+        raise c.fail("seeds", f"a seed is listed twice: {x.seeds}")
+    names: set[str] = set()
+    for i, arm in enumerate(x.arms):
+        _check_name(arm.name, f"experiment.arms.{i}.name")
+        if arm.name in names or arm.name == "base":
+            why = "'base' is always evaluated and cannot name an arm" if arm.name == "base" else "listed twice"
+            raise c.fail(f"arms.{i}.name", f"{arm.name!r}: {why}")
+        names.add(arm.name)
+        _check_trainer(dataclasses.replace(recipe.trainer, **arm.trainer), f"experiment.arms.{i}.trainer")
+    cap = x.caption_stage
+    _check_name(cap.name, "experiment.caption_stage.name")
+    if cap.name in {s.name for s in recipe.stages}:
+        raise c.fail("caption_stage.name", f"{cap.name!r} is also the name of a stage in 'stages'")
 
 
 def _check_toy(recipe: Recipe) -> None:

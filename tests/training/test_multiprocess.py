@@ -54,6 +54,7 @@ eval: {{items_per_capability: 2, ablation: false, max_new_tokens: 4}}
     for r in rows:  # rank 0 alone would log < 0.1, rank 1 alone >= 1
         assert 0.5 <= r["reward"] < 0.6, r
     assert log.count("stage 1/1 'mixed'") == 1, "only rank 0 logs"
+    assert len(list((sdir / "tensorboard").glob("events.out.tfevents.*"))) == 1, "only rank 0 writes TensorBoard"
     summary = json.loads((out / "summary.json").read_text())
     assert {"base", "staged"} <= set(summary)
     assert (out / "config.yaml").is_file() and (out / "report.md").is_file()

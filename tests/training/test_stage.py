@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from seethink.config import RewardSpec, ToyWorldSpec, TrainerSpec
 from seethink.data.tasks import get_task
 from seethink.training.datasets import grpo_dataset
@@ -57,3 +59,66 @@ def test_frozen_vision_tower_does_not_change(tiny_model_dir: Path, tmp_path: Pat
     assert vis and all(torch.equal(before[k], after[k]) for k in vis)
     text = [k for k in before if k not in vis]
     assert any(not torch.equal(before[k], after[k]) for k in text), "the language model should have moved"
+
+
+def _scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(log_dir))
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def test_grpo_stage_logs_to_tensorboard_by_default(tiny_model_dir: Path, tmp_path: Path):
+    trainer = TrainerSpec(max_steps=2, batch_size=2, group_size=2, learning_rate=1e-3, beta=0.0,
+                          max_completion_length=8, save_steps=0)
+    items = get_task("toy_perception").generate(2, "train", 0, ToyWorldSpec())
+    metrics = tmp_path / "metrics.jsonl"
+    run_stage(tiny_model_dir, items, trainer, RewardSpec(), tmp_path / "s", stage="perception",
+              variant="staged", metrics_path=metrics)
+    tb = tmp_path / "s" / "tensorboard"
+    assert list(tb.glob("events.out.tfevents.*")), sorted(p.name for p in (tmp_path / "s").iterdir())
+    scalars = _scalars(tb)
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [s for s, _ in scalars["train/reward"]] == [1, 2]
+    assert [v for _, v in scalars["train/reward"]] == pytest.approx([r["reward"] for r in rows])
+    assert "train/rewards/accuracy/mean" in scalars and "train/loss" in scalars
+
+
+def test_tensorboard_resume_hides_steps_past_the_checkpoint(tmp_path: Path):
+    """After a resume from checkpoint-2 the killed run's steps 3+ are purged, as in metrics.jsonl."""
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from seethink.training.stage import _reporting
+
+    tb = tmp_path / "s" / "tensorboard"
+    killed = SummaryWriter(log_dir=str(tb))
+    for step in (1, 2, 3, 4):
+        killed.add_scalar("train/reward", 0.0, step)
+    killed.close()
+    report_to, (cb,) = _reporting(["tensorboard", "wandb"], tmp_path / "s", tmp_path / "s" / "trainer" / "checkpoint-2")
+    assert report_to == ["wandb"]  # TensorBoard goes through our callback, the others through transformers
+    args, state, control = TrainingArguments(output_dir=str(tmp_path / "t"), report_to=[]), TrainerState(), TrainerControl()
+    cb.on_train_begin(args, state, control)
+    for step in (3, 4):
+        state.global_step = step
+        cb.on_log(args, state, control, logs={"reward": 1.0})
+    cb.on_train_end(args, state, control)
+    assert _scalars(tb)["train/reward"] == [(1, 0.0), (2, 0.0), (3, 1.0), (4, 1.0)]
+
+
+def test_report_to_list_checks_names_and_installs(monkeypatch: pytest.MonkeyPatch):
+    import importlib.util
+
+    from seethink.errors import UserError
+    from seethink.training.stage import report_to_list
+
+    assert report_to_list(["tensorboard", "TensorBoard"]) == ["tensorboard"]
+    assert report_to_list([]) == [] and report_to_list(["none"]) == []
+    with pytest.raises(UserError, match="unknown tracker 'tensorbord'; choose from tensorboard, wandb, mlflow"):
+        report_to_list(["tensorbord"])
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    with pytest.raises(UserError, match="'wandb' is not installed; install it with `pip install wandb`"):
+        report_to_list(["tensorboard", "wandb"])

@@ -139,3 +139,49 @@ def test_attribute_heads_train_the_vision_tower_only(tiny_model_dir: Path):
         assert any(not torch.equal(a, b) for a, b in zip(vision, model.model.visual.parameters(), strict=True))
     with pytest.raises(UserError, match="vision_heads"):
         load_recipe(None, ["warmstart.vision_heads=bogus"])
+
+
+SMOKE_WARMSTART = ["warmstart.vision_steps=2", "warmstart.sft_steps=2", "warmstart.sft2_steps=0",
+                   "warmstart.items_per_capability=8"]
+
+
+def test_toy_base_command_writes_an_artefact_a_fresh_cache_loads(tmp_path: Path, monkeypatch, cli):
+    """`seethink toy-base` exports the base with its cache key; a machine with an empty cache
+    copies it instead of building, only when the key matches its own settings."""
+    import json
+    import os
+
+    from seethink.training import warmstart
+
+    art = tmp_path / "toy_base"
+    code, out, err = cli(["toy-base", "--out", str(art), *SMOKE_WARMSTART])
+    assert code == 0, err
+    recipe = load_recipe(None, SMOKE_WARMSTART)
+    assert json.loads((art / "warmstart.json").read_text())["cache_key"] == cache_key(recipe)
+    assert (art / "model.safetensors").is_file() and not list(art.glob("*.pt"))
+
+    monkeypatch.setattr(warmstart, "shipped_base", lambda: art)
+    monkeypatch.setenv("SEETHINK_CACHE", str(tmp_path / "fresh-cache"))
+    built = []
+    monkeypatch.setattr(warmstart, "build_warm_base", lambda *a, **k: built.append(1) or {})
+    lines: list[str] = []
+    got = warmstart.ensure_toy_base(recipe, log=lines.append)
+    assert not built and any("shipped base" in x for x in lines)
+    assert (got / "model.safetensors").read_bytes() == (art / "model.safetensors").read_bytes()
+
+    other = load_recipe(None, [*SMOKE_WARMSTART, "warmstart.seed=7"])  # another key: never the artefact
+    assert not warmstart._from_shipped(other, tmp_path / "x", log=lambda *a: None)
+    assert not os.path.exists(tmp_path / "x")
+
+
+def test_the_shipped_base_matches_the_default_settings():
+    """The artefact in the package is the default recipe's base: change a default or a generator
+    and this fails until `seethink toy-base` is run again (the base would otherwise be rebuilt
+    on every fresh machine)."""
+    import json
+
+    from seethink.training.warmstart import shipped_base
+
+    marker = shipped_base() / "warmstart.json"
+    assert marker.is_file(), "run `seethink toy-base` to build the shipped base"
+    assert json.loads(marker.read_text())["cache_key"] == cache_key(load_recipe(None, []))

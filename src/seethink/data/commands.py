@@ -1,4 +1,4 @@
-"""`seethink data` commands for the capability data pipeline: convert, passk, curriculum, export-easyr1.
+"""`seethink data` commands for the capability data pipeline: convert, captions, passk, curriculum, export-easyr1.
 
 Plain functions with typer annotations; `register(data_app)` adds them to the `data`
 sub-app. Bad input raises `UserError`, which the CLI's `main` turns into exit code 2.
@@ -42,6 +42,23 @@ def data_convert(
         raise UserError(f"{input}: no valid items ({stats['bad_rows']} bad rows); first: "
                         + "; ".join(stats["bad_row_examples"][:1]))
     typer.echo(format_stats(stats))
+    typer.echo(f"wrote {stats['items']} items to {out}")
+
+
+def data_captions(
+    input: Annotated[Path, typer.Option("--input", help="caption JSONL: DOCCI (image_file, description) or "
+                                        "PixMo-Cap / generic (image | image_path, caption | text)")],
+    out: Annotated[Path, typer.Option(help="output seethink JSONL of caption items (image paths relative to it)")],
+    image_root: Annotated[Path | None, typer.Option(help="folder relative image paths are resolved against "
+                                                    "(default: the input's folder, then the working directory)")] = None,
+    split: Annotated[str | None, typer.Option(help="keep only rows whose 'split' field is this (DOCCI: train, test, ...)")] = None,
+) -> None:
+    """Convert image-caption data into caption items for caption SFT (a stage with trainer.kind=sft)."""
+    from seethink.data.captions import convert_captions
+
+    stats = convert_captions(input, out, image_root=image_root, split=split)
+    extra = f", {stats['other_split']} of other splits" if split is not None else ""
+    typer.echo(f"{stats['items']} caption items from {stats['rows']} rows ({stats['duplicates']} duplicates{extra})")
     typer.echo(f"wrote {stats['items']} items to {out}")
 
 
@@ -139,8 +156,9 @@ def data_synth(
 
 
 def register(data_app: typer.Typer) -> None:
-    """Add `convert`, `passk`, `curriculum` and `export-easyr1` to the `seethink data` sub-app."""
+    """Add `convert`, `captions`, `synth`, `passk`, `curriculum` and `export-easyr1` to `seethink data`."""
     data_app.command("convert")(data_convert)
+    data_app.command("captions")(data_captions)
     data_app.command("synth")(data_synth)
     data_app.command("passk")(data_passk)
     data_app.command("curriculum")(data_curriculum)

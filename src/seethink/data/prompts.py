@@ -13,6 +13,10 @@ from pathlib import Path
 from seethink.errors import UserError
 
 DEFAULT_TEMPLATE = "reasoning"
+# Caption items (caption SFT): the question every caption item asks, and their template
+# (`{question}` alone: the answer is the plain caption, no <think> and no \boxed{}).
+CAPTION_QUESTION = "Describe the image."
+CAPTION_TEMPLATE = "caption"
 
 
 @lru_cache(maxsize=32)

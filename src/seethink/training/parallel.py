@@ -158,7 +158,7 @@ def progress_line(out: Path, plans: dict[str, list]) -> str:
 
 def _worker(job: dict, outbox: Any) -> None:
     """One worker process: train its variants, evaluate its models, report back to the parent."""
-    _exit_with_parent(job["parent"])
+    exit_with_parent(job["parent"])
     name = job["name"]
     fd = os.open(job["log_file"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)  # progress bars and library output go to the log file, not the parent's terminal
@@ -198,7 +198,7 @@ def _portable(exc: BaseException) -> BaseException:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def _exit_with_parent(parent: int) -> None:
+def exit_with_parent(parent: int) -> None:
     """Stop this worker when the parent is gone (killed runs must not leave writers behind)."""
 
     def watch() -> None:

@@ -123,16 +123,21 @@ def plan(recipe: Recipe) -> dict[str, list[PlannedStage]]:
     return out
 
 
+# Capabilities trained but not scored on held-out items: a caption has no verifiable answer.
+UNSCORED = ("caption",)
+
+
 def eval_items(recipe: Recipe) -> list[dict]:
     """Held-out items for every capability the recipe trains, never overlapping training."""
     seen: dict[str, str] = {}
     for s in recipe.stages:
         for name in s.tasks:
-            seen.setdefault(get_task(name).capability, name)
+            if get_task(name).capability not in UNSCORED:
+                seen.setdefault(get_task(name).capability, name)
         if s.data:  # held-out items of the toy capabilities a data file trains
             for row in data_file_items(s.data):
                 cap = row.get("capability", "")
-                if f"toy_{cap}" in TASKS:
+                if f"toy_{cap}" in TASKS and cap not in UNSCORED:
                     seen.setdefault(cap, f"toy_{cap}")
     items: list[dict] = []
     for _cap, name in sorted(seen.items()):
@@ -219,7 +224,7 @@ def train_variant(recipe: Recipe, variant: str, stages: list[PlannedStage], base
                 current, st.items, st.trainer, recipe.reward, sdir, stage=st.name, variant=variant,
                 metrics_path=out / "metrics.jsonl", seed=recipe.seed, cell_px=recipe.toy.cell_px,
                 trust_remote_code=recipe.model.trust_remote_code, dtype=recipe.model.dtype, log=log,
-                resume=True,
+                resume=True, report_to=recipe.logging.report_to,
             )
             if main:
                 write_json(done, info)

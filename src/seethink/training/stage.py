@@ -4,10 +4,14 @@ We own the data, the reward adapters, the metrics file and freezing; TRL's
 GRPOTrainer (or SFTTrainer) does the optimisation. Reward parts are handed to TRL as
 separate reward functions with their weights (default 0.9 accuracy + 0.1 format), so
 TRL's own logs carry each part and their weighted sum is the GRPO reward.
+
+Every logged step also goes to TensorBoard by default (`report_to`), one event folder per
+stage: `<stage out_dir>/tensorboard/` (view a run with `tensorboard --logdir runs/NAME/stages`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import shutil
@@ -73,6 +77,78 @@ def _metrics_callback(path: Path, stage: str, variant: str) -> Any:
                 append_jsonl(path, row)
 
     return MetricsToJsonl()
+
+
+# Experiment trackers a stage can log to (`report_to`): name -> (module, how to install it).
+REPORTERS = {
+    "tensorboard": ("tensorboard", "pip install tensorboard"),
+    "wandb": ("wandb", "pip install wandb"),
+    "mlflow": ("mlflow", "pip install mlflow"),
+}
+DEFAULT_REPORT_TO = ("tensorboard",)
+TENSORBOARD_DIR = "tensorboard"  # inside the stage's folder
+
+
+def report_to_list(names: list[str] | tuple[str, ...]) -> list[str]:
+    """The trackers to log to, checked: known names, installed; [] (or ["none"]) logs to none."""
+    out: list[str] = []
+    for raw in names:
+        name = str(raw).strip().lower()
+        if name == "none":
+            continue
+        if name not in REPORTERS:
+            raise UserError(f"logging.report_to: unknown tracker {raw!r}; choose from {', '.join(REPORTERS)} "
+                            "(an empty list logs to none)")
+        module, install = REPORTERS[name]
+        if importlib.util.find_spec(module) is None:
+            raise UserError(f"logging.report_to: {name!r} is not installed; install it with `{install}` "
+                            f"(or remove {name!r} from logging.report_to)")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _tensorboard_callback(log_dir: Path, purge_step: int | None) -> Any:
+    """transformers' TensorBoardCallback writing to `log_dir` (its default is inside the trainer's
+    output_dir, which a finished stage deletes; transformers 5 has no `logging_dir` argument).
+
+    `purge_step`: after a resume from checkpoint-N, N + 1: TensorBoard then hides the events a
+    killed run logged past the checkpoint, as the pipeline drops those rows from metrics.jsonl.
+    """
+    from transformers.integrations import TensorBoardCallback
+
+    class StageTensorBoard(TensorBoardCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.logging_dir = str(log_dir)
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if state.is_world_process_zero and self.tb_writer is None:  # only the main process writes
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb_writer = SummaryWriter(log_dir=self.logging_dir, purge_step=purge_step)
+            super().on_train_begin(args, state, control, **kw)
+
+    return StageTensorBoard()
+
+
+def _reporting(report_to: list[str], out_dir: Path, resume_from: Path | None) -> tuple[list[str], list[Any]]:
+    """(the trainer config's `report_to`, extra callbacks): TensorBoard goes through our own
+    callback (to choose its folder), the other trackers through transformers' integrations."""
+    others = [n for n in report_to if n != "tensorboard"]
+    if "tensorboard" not in report_to:
+        return others, []
+    purge = checkpoint_step(resume_from) + 1 if resume_from is not None else None
+    return others, [_tensorboard_callback(out_dir / TENSORBOARD_DIR, purge)]
+
+
+def _finish_wandb_run() -> None:
+    """One W&B run per stage: transformers' WandbCallback leaves its run open at train end, and the
+    next stage (its steps counting from 1 again) would log into it and have its rows dropped."""
+    import wandb
+
+    if wandb.run is not None:
+        wandb.finish()
 
 
 class _SharedReward:
@@ -149,8 +225,9 @@ def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
     import torch
     from trl import GRPOConfig
 
-    # bf16 and checkpointing always explicit: TRL's own defaults turn both on.
-    extra = {**precision_kwargs(t, GRPOConfig), **vllm_kwargs(t), **extra}
+    # bf16 and checkpointing always explicit: TRL's own defaults turn both on. No trackers
+    # unless asked (run_stage passes them: TensorBoard by default).
+    extra = {"report_to": [], **precision_kwargs(t, GRPOConfig), **vllm_kwargs(t), **extra}
     return GRPOConfig(
         output_dir=str(out_dir / "trainer"),
         max_steps=t.max_steps if t.max_steps > 0 else -1,
@@ -174,7 +251,6 @@ def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
         shuffle_dataset=t.shuffle,
         logging_steps=t.logging_steps,
         **checkpoint_args(t.save_steps),  # resumable: trainer/checkpoint-N, newest only
-        report_to=[],
         seed=seed,
         use_cpu=not torch.cuda.is_available(),
         disable_tqdm=False,
@@ -213,12 +289,16 @@ def run_stage(
     dtype: str = "float32",
     log: Any = print,
     resume: bool = False,
+    report_to: list[str] | None = None,
 ) -> dict:
     """Train one stage from `model_path`; the checkpoint lands in `out_dir/checkpoint`.
 
     `resume=True` (the pipeline): continue from the newest complete `out_dir/trainer/checkpoint-N`
     a killed run left, after dropping this stage's metrics rows logged past it, and keep
     `out_dir/trainer` (the caller removes it once the stage is recorded as finished).
+
+    `report_to`: experiment trackers (`report_to_list`); None = TensorBoard, whose event files
+    land in `out_dir/tensorboard/`; [] logs to metrics.jsonl only.
     """
     from seethink.models.load import load_model
     from seethink.training.callbacks import RewardFaultsToLogs, StopOnNonFinite, train_checked
@@ -226,13 +306,17 @@ def run_stage(
 
     out_dir = Path(out_dir)
     check_runtime(trainer)
+    trackers = report_to_list(list(DEFAULT_REPORT_TO) if report_to is None else report_to)
     resume_from = _resume_point(out_dir, resume, metrics_path, variant, stage, log)
+    if resume_from is None and dist.is_main_process():  # a stage trained from its start logs afresh
+        shutil.rmtree(out_dir / TENSORBOARD_DIR, ignore_errors=True)
+    report_args, report_callbacks = _reporting(trackers, out_dir, resume_from)
+    report_kwargs = {"report_to": report_args, "run_name": f"{variant}/{stage}"}
     model, processor = load_model(model_path, trust_remote_code=trust_remote_code, dtype=dtype)
     if resume_from is not None:
         restore_weights(model, resume_from, trust_remote_code=trust_remote_code)
     set_vision_frozen(model, trainer.freeze_vision)
     items = drop_long_prompts(items, processor, trainer.max_prompt_length, log=log, stage=stage)
-    dataset = grpo_dataset(items, cell_px=cell_px)
     callback = _metrics_callback(Path(metrics_path), stage, variant)
     guard = StopOnNonFinite(stage, variant)
     combined: Reward | None = None
@@ -242,19 +326,23 @@ def run_stage(
 
         funcs, weights, combined = reward_functions(reward)
         # An honest loss in the logs: the default filter hides NaN steps from StopOnNonFinite.
-        args = grpo_config(trainer, out_dir, seed, reward_weights=weights, logging_nan_inf_filter=False)
+        args = grpo_config(trainer, out_dir, seed, reward_weights=weights, logging_nan_inf_filter=False,
+                           **report_kwargs)
         tr = GRPOTrainer(
-            model=model, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=processor,
-            peft_config=lora_config(trainer),
-            callbacks=[guard, RewardFaultsToLogs(combined.faults), callback, ResumeExactly()],
+            model=model, reward_funcs=funcs, args=args, train_dataset=grpo_dataset(items, cell_px=cell_px),
+            processing_class=processor, peft_config=lora_config(trainer),
+            callbacks=[guard, RewardFaultsToLogs(combined.faults), callback, *report_callbacks, ResumeExactly()],
         )
     else:
-        tr = _sft_trainer(model, processor, items, trainer, out_dir, seed, cell_px, [guard, callback, ResumeExactly()])
+        tr = _sft_trainer(model, processor, items, trainer, out_dir, seed, cell_px,
+                          [guard, callback, *report_callbacks, ResumeExactly()], **report_kwargs)
     try:
         result = train_checked(tr, guard, resume_from_checkpoint=str(resume_from) if resume_from else None)
     finally:
         if combined is not None:
             combined.close()
+        if "wandb" in trackers:
+            _finish_wandb_run()
     faults = combined.faults if combined is not None else None
     if faults is not None and faults.summary():
         log(f"[{variant}/{stage}] " + faults.summary().replace("\n", f"\n[{variant}/{stage}] "))
@@ -287,8 +375,9 @@ def _resume_point(out_dir: Path, resume: bool, metrics_path: str | Path, variant
 
 
 def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, out_dir: Path, seed: int,
-                 cell_px: int, callbacks: list[Any]) -> Any:
-    """A supervised stage (e.g. caption SFT baselines) on the items' worked solutions."""
+                 cell_px: int, callbacks: list[Any], **extra: Any) -> Any:
+    """A supervised stage on the items' `solution` as the assistant's answer: worked solutions,
+    or captions (caption SFT, the ablation of perception RL: `toy_caption`, `seethink data captions`)."""
     import torch
     from trl import SFTConfig, SFTTrainer
 
@@ -308,7 +397,6 @@ def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, 
         per_device_train_batch_size=per_device_batch(t),
         logging_steps=t.logging_steps,
         **checkpoint_args(t.save_steps),
-        report_to=[],
         seed=seed,
         use_cpu=not torch.cuda.is_available(),
         max_length=None,
@@ -316,6 +404,7 @@ def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, 
         **precision_kwargs(t, SFTConfig),
         shuffle_dataset=t.shuffle,
         logging_nan_inf_filter=False,
+        **{"report_to": [], **extra},
     )
     return SFTTrainer(model=model, args=args, train_dataset=sft_dataset(items, cell_px=cell_px),
                       peft_config=lora_config(t),

@@ -93,13 +93,47 @@ def cached_base(recipe: Recipe) -> Path:
     return cache_root() / "toy" / cache_key(recipe)
 
 
+def shipped_base() -> Path:
+    """The warm toy base that ships with the package (built by `seethink toy-base`)."""
+    return Path(__file__).resolve().parents[1] / "models" / "toy_base"
+
+
+def _from_shipped(recipe: Recipe, out: Path, log: Any = print) -> bool:
+    """Copy the shipped base into the cache when it was built with exactly these settings and
+    data (its recorded cache key is this recipe's): a fresh machine then skips the 13-minute
+    build. Any other setting, or a change to the generators, builds as before."""
+    src = shipped_base()
+    marker = src / "warmstart.json"
+    if not marker.is_file() or json.loads(marker.read_text()).get("cache_key") != cache_key(recipe):
+        return False
+    with atomic_dir(out) as tmp:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+    log(f"[warm start] using the shipped base (cache key {cache_key(recipe)}) -> {out}")
+    return True
+
+
+def export_base(recipe: Recipe, dest: Path, log: Any = print) -> Path:
+    """Build (or reuse) the base for `recipe` and write it to `dest` with its cache key, the
+    artefact `seethink toy-base` ships; only the files loading needs (no optimizer state)."""
+    base = ensure_toy_base(recipe, log=log)
+    keep = [p for p in base.iterdir() if p.is_file() and p.suffix in (".json", ".safetensors", ".jinja", ".txt")]
+    with atomic_dir(dest) as tmp:
+        for p in keep:
+            shutil.copy2(p, tmp / p.name)
+        stats = json.loads((base / "warmstart.json").read_text())
+        write_json(tmp / "warmstart.json", {**stats, "cache_key": cache_key(recipe)})
+    return dest
+
+
 def ensure_toy_base(recipe: Recipe, log: Any = print) -> Path:
-    """Path of the warm-started toy base, building (or finishing) it on first use."""
+    """Path of the warm-started toy base: cached, else shipped, else built (or finished) now."""
     from seethink.runlock import RunLock
 
     out = cached_base(recipe)
     if (out / "warmstart.json").is_file():
         log(f"[warm start] reusing cached base {out}")
+        return out
+    if _from_shipped(recipe, out, log=log):
         return out
     lock = RunLock(out.with_name(out.name + ".lock"), what="warm-start cache entry", wait=True, main_only=False,
                    log=log)

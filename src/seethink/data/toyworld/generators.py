@@ -361,3 +361,61 @@ def generate_items(
             }
         )
     return out
+
+
+# ---------------------------------------------------------------- captions (caption SFT)
+
+
+def caption_items(
+    n: int,
+    split: str,
+    seed: int,
+    *,
+    grid: int = 4,
+    min_shapes: int = 2,
+    max_shapes: int = 6,
+    task: str = "toy_caption",
+) -> list[dict]:
+    """Draw `n` distinct caption items (image in, the scene's caption out) in `split`.
+
+    The caption-SFT ablation: perception taught by supervised captions instead of RL. The
+    target (`answer` and `solution`) is `scene.caption()` as is, with no `<think>` and no
+    `\\boxed{}`; the prompt template `caption` asks only the question. Train and test are
+    split by a hash of the content (question + scene) as in `generate_items`, so no held-out
+    caption is ever trained on.
+    """
+    from seethink.data.prompts import CAPTION_QUESTION, CAPTION_TEMPLATE
+
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    rng = random.Random(f"caption:{split}:{seed}")
+    out: list[dict] = []
+    seen: set[str] = set()
+    attempts = 0
+    while len(out) < n:
+        attempts += 1
+        if attempts > 200 * n + 10_000:
+            raise RuntimeError(f"could only draw {len(out)} distinct caption items of {n}")
+        scene = sample_scene(rng, grid, min_shapes, max_shapes)
+        key = CAPTION_QUESTION + "|" + scene.key()
+        if key in seen or split_of(key) != split:
+            continue
+        seen.add(key)
+        caption = scene.caption()
+        out.append(
+            {
+                "id": f"{task}-{hashlib.sha1(key.encode()).hexdigest()[:10]}",
+                "task": task,
+                "capability": "caption",
+                "question": CAPTION_QUESTION,
+                "options": [],
+                "answer": caption,
+                "images": [],
+                "caption": caption,
+                "facts": {"family": "caption", **scene.to_facts()},
+                "subquestions": [],
+                "solution": caption,
+                "prompt_template": CAPTION_TEMPLATE,
+            }
+        )
+    return out
