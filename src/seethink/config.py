@@ -224,6 +224,14 @@ class ArmSpec:
 
 
 @dataclass
+class SettingSpec:
+    """One point of a sweep: config overrides applied to the whole experiment (its own base)."""
+
+    name: str = ""
+    overrides: list[str] = field(default_factory=list)  # key.sub=value, as on the command line
+
+
+@dataclass
 class ExperimentSpec:
     """`seethink experiment`: arms x seeds from one base, all scored on the same held-out items."""
 
@@ -243,6 +251,9 @@ class ExperimentSpec:
     # Ask every model the sub-questions of its visual-reasoning items (perception-error attribution)
     attribution: bool = True
     contrasts: list[str] = field(default_factory=list)  # extra contrasts as "arm_a - arm_b"
+    # A sweep (e.g. the toy world's perception difficulty): the whole grid runs once per setting,
+    # each in EXP/settings/NAME with its own base; the report adds a table across settings.
+    settings: list[SettingSpec] = field(default_factory=list)
 
 
 @dataclass
@@ -727,6 +738,15 @@ def _check_experiment(recipe: Recipe) -> None:
             raise c.fail(f"arms.{i}.name", f"{arm.name!r}: {why}")
         names.add(arm.name)
         _check_trainer(dataclasses.replace(recipe.trainer, **arm.trainer), f"experiment.arms.{i}.trainer")
+    seen_settings: set[str] = set()
+    for i, st in enumerate(x.settings):
+        _check_name(st.name, f"experiment.settings.{i}.name")
+        if st.name in seen_settings:
+            raise c.fail(f"settings.{i}.name", f"{st.name!r} listed twice")
+        seen_settings.add(st.name)
+        for o in st.overrides:
+            if "=" not in o or o.split("=", 1)[0].strip().startswith("experiment."):
+                raise c.fail(f"settings.{i}.overrides", f"{o!r}: give key.sub=value pairs outside 'experiment'")
     cap = x.caption_stage
     _check_name(cap.name, "experiment.caption_stage.name")
     if cap.name in {s.name for s in recipe.stages}:
@@ -767,6 +787,17 @@ def _check_toy(recipe: Recipe) -> None:
         raise wc.fail("task_weights", f"give one weight per task ({len(w.tasks)}), got {len(w.task_weights)}")
     for i, x in enumerate(w.task_weights):
         wc.number(f"task_weights[{i}]", x, 0, lo_open=True)
+
+
+def with_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
+    """A resolved recipe with `key.sub=value` overrides applied on top (validated like the CLI's)."""
+    tree = yaml.safe_load(dump_recipe(recipe))
+    for key, value in parse_overrides(overrides):
+        _validate_dotted(key)
+        _set_dotted(tree, key, value)
+    out = _from_dict(Recipe, tree)
+    validate(out)
+    return out
 
 
 def dump_recipe(recipe: Recipe) -> str:

@@ -336,10 +336,15 @@ def render_html(blocks: list[Block]) -> str:
 
 
 def write_experiment_report(dirs: Sequence[str | Path], out: str | Path | None = None) -> list[Path]:
-    """Read the finished units of `dirs` (pooled) and write report.md and report.html."""
-    study = load_study(dirs)
+    """Read the finished units of `dirs` (pooled) and write report.md and report.html (a sweep:
+    one report per setting and a table across settings)."""
+    from seethink.experiment.sweep import is_sweep, write_sweep_report
+
     dest = Path(out) if out is not None else Path(dirs[0])
     dest.mkdir(parents=True, exist_ok=True)
+    if is_sweep(Path(dirs[0])):
+        return write_sweep_report([Path(d) for d in dirs], dest)
+    study = load_study(dirs)
     blocks = build_blocks(study)
     md, page = dest / "report.md", dest / "report.html"
     atomic_write_text(md, render_markdown(blocks, dest / "plots", "plots"))

@@ -134,11 +134,48 @@ def worker_count(recipe: Recipe, n_jobs: int) -> int:
     return max(1, min(n_jobs, (os.cpu_count() or 1) // max(1, recipe.threads or 1)))
 
 
+def setting_recipe(recipe: Recipe, name: str) -> Recipe:
+    """The recipe of one setting of a sweep: its overrides applied, the sweep itself removed."""
+    from seethink.config import with_overrides
+
+    setting = next(s for s in recipe.experiment.settings if s.name == name)
+    out = with_overrides(recipe, list(setting.overrides))
+    out.experiment.settings = []
+    out.name = f"{recipe.name}-{name}"
+    return out
+
+
+def run_sweep(recipe: Recipe, exp: Path, *, arms: list[str] | None, seeds: list[int] | None,
+              results: str | Path | None, log: Any = print) -> dict:
+    """Every setting's grid in EXP/settings/NAME (one after another; each uses every worker)."""
+    exp.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(exp / "experiment.yaml", dump_recipe(recipe))
+    if results is not None:
+        Path(results).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(results) / "experiment.yaml", dump_recipe(recipe))
+    done: list[str] = []
+    failed: dict[str, str] = {}
+    for st in recipe.experiment.settings:
+        log(f"[experiment] setting {st.name}: {' '.join(st.overrides) or '(no overrides)'}")
+        sub_results = Path(results) / "settings" / st.name if results is not None else None
+        try:
+            out = run_experiment(setting_recipe(recipe, st.name), exp / "settings" / st.name, arms=arms, seeds=seeds,
+                                 results=sub_results, log=_tagged(log, st.name))
+            done += [f"{st.name}/{j}" for j in out["done"]]
+        except UserError as exc:  # the next setting still runs
+            failed[st.name] = str(exc)
+    if failed:
+        raise UserError("; ".join(f"setting {k}: {v}" for k, v in failed.items()))
+    return {"done": done, "failed": failed}
+
+
 def run_experiment(recipe: Recipe, exp_dir: str | Path, *, arms: list[str] | None = None,
                    seeds: list[int] | None = None, results: str | Path | None = None,
                    log: Any = print) -> dict:
     """Run (or resume) the grid; returns {'done': [...], 'failed': {job: reason}, 'seconds': ...}."""
     exp = Path(exp_dir)
+    if recipe.experiment.settings:
+        return run_sweep(recipe, exp, arms=arms, seeds=seeds, results=results, log=log)
     exp.mkdir(parents=True, exist_ok=True)
     chosen = resolve_arms(recipe, arms)
     seed_list = seeds if seeds is not None else list(recipe.experiment.seeds)
@@ -169,15 +206,14 @@ def _export(exp: Path, results: str | Path | None, job: Job) -> None:
     if results is None:
         return
     dest = Path(results)
+    import shutil
+
     if job.kind == "passk":
         export_small(exp, dest, exp / "passk" / f"seed-{job.seed}")
     else:
         export_small(exp, dest, unit_dir(exp, job.arm.name if job.arm else "base", job.seed))
-        if job.kind == "base" or not (dest / "experiment.yaml").is_file():
-            import shutil
-
-            dest.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(exp / "experiment.yaml", dest / "experiment.yaml")
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(exp / "experiment.yaml", dest / "experiment.yaml")  # it lists every arm and seed run so far
 
 
 def _schedule(recipe: Recipe, jobs: list[Job], arms: list[Arm], base: Path, exp: Path, workers: int,

@@ -235,11 +235,11 @@ def export_small(exp: Path, dest: Path, unit: Path) -> None:
     """Copy a finished unit's small result files (no checkpoints) to `dest`, same layout."""
     import shutil
 
-    rel = unit.relative_to(exp)
-    for path in [unit / f for f in SMALL_FILES] + [p for p in unit.glob("stages/*/*/done.json")] \
-            + [p for sub in ("eval", "eval-stages/*") for p in unit.glob(sub)
-               for p in [p / f for f in SMALL_EVAL_FILES]]:
+    paths = [unit / f for f in SMALL_FILES] + list(unit.glob("stages/*/*/done.json")) + list(unit.glob("plan.json"))
+    for folder in [unit / "eval", *unit.glob("eval-stages/*"), *unit.glob("eval/bench/*")]:
+        paths += [folder / f for f in SMALL_EVAL_FILES]
+    for path in paths:
         if path.is_file():
-            target = dest / rel / path.relative_to(unit)
+            target = dest / path.relative_to(exp)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
