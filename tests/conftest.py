@@ -52,3 +52,51 @@ def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def openai_server():
+    """A loopback OpenAI-compatible chat endpoint: `start(answer)` -> (base URL, calls seen).
+
+    `answer(prompt)` gives the reply's text; raising RuntimeError answers HTTP 500. Every call
+    is recorded as {"auth": Authorization header, "body": request JSON}.
+    """
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    servers = []
+
+    def start(answer):
+        calls: list[dict] = []
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with lock:
+                    calls.append({"auth": self.headers.get("Authorization"), "body": body})
+                try:
+                    text = answer(body["messages"][0]["content"])
+                except RuntimeError:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                out = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_port}/v1", calls
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()

@@ -72,6 +72,20 @@ def eval_cmd(
     ablation: Annotated[bool, typer.Option(help="also score with blank / shuffled images")] = True,
     backend: Annotated[str, typer.Option(
         help="benchmarks: auto (vLLM when installed and a GPU is present), hf or vllm")] = "auto",
+    device: Annotated[str | None, typer.Option(
+        help="auto (cuda when available), cpu, cuda or cuda:N (default: eval.device, auto)")] = None,
+    dtype: Annotated[str | None, typer.Option(
+        help="auto (bf16 on a GPU with native bf16, else model.dtype), float32, bfloat16 or float16 "
+             "(default: eval.dtype, auto)")] = None,
+    samples: Annotated[int | None, typer.Option(
+        help="benchmarks: also N sampled answers per item, scored by the fraction correct (default: eval.samples)")] = None,
+    temperature: Annotated[float | None, typer.Option(help="sampling temperature (default: eval.temperature, 0.6)")] = None,
+    top_p: Annotated[float | None, typer.Option(help="nucleus sampling p (default: eval.top_p, 0.95)")] = None,
+    protocol: Annotated[str | None, typer.Option(
+        help="benchmarks: unified (our reasoning prompt) or paper (the paper's splits, prompts and judge; "
+             "judge settings from eval.judge_*)")] = None,
+    base_model: Annotated[bool, typer.Option(
+        "--base-model", help="protocol paper: the model is a base model (no system prompt)")] = False,
     overrides: Overrides = None,
 ) -> None:
     """Evaluate a checkpoint on benchmarks (official result files + metrics) or the toy held-out sets."""
@@ -81,6 +95,20 @@ def eval_cmd(
     from seethink.utils import pin_threads
 
     recipe = _recipe(None, overrides)
+    e = recipe.eval
+    for key, value in (("device", device), ("dtype", dtype), ("samples", samples), ("temperature", temperature),
+                       ("top_p", top_p), ("protocol", protocol)):
+        if value is not None:
+            setattr(e, key, value)
+    from seethink.config import validate
+
+    try:
+        validate(recipe)
+    except UserError as exc:  # name the flag, not the config key
+        import re
+
+        raise UserError(re.sub(r"config key 'eval\.(device|dtype|samples|temperature|top_p|protocol)'",
+                               lambda m: "--" + m.group(1).replace("_", "-"), str(exc))) from None
     _writable(out)
     pin_threads(recipe.threads or None)
     if benchmarks:
@@ -95,13 +123,21 @@ def eval_cmd(
             paths[name.strip()] = Path(folder)
         if data_root is None and not all(nm in paths for nm in names):
             raise UserError("give --data-root DIR (one folder per benchmark) or --data NAME=DIR for each")
+        judge = None
+        if e.protocol == "paper" and e.judge_base_url:
+            from seethink.eval.judge import Judge
+
+            judge = Judge(e.judge_base_url, e.judge_model, api_key_env=e.judge_api_key_env,
+                          cache_path=out / "judge_cache.jsonl")
         results = evaluate_benchmarks(
             resolve_model(model, recipe), names, data_root=data_root, data_paths=paths, limit=limit, out_dir=out,
-            max_new_tokens=max_new_tokens, batch_size=batch_size, dtype=recipe.model.dtype,
-            trust_remote_code=recipe.model.trust_remote_code, backend=backend,
+            max_new_tokens=max_new_tokens, batch_size=batch_size, device=e.device, dtype=e.dtype,
+            load_dtype=recipe.model.dtype, trust_remote_code=recipe.model.trust_remote_code, backend=backend,
+            samples=e.samples, temperature=e.temperature, top_p=e.top_p, seed=e.seed, protocol=e.protocol,
+            is_base=base_model, system_prompt=e.paper_system_prompt, judge=judge,
         )
-        typer.echo(json.dumps({k: {m: v.get(m) for m in ("correct", "total", "accuracy")} for k, v in
-                               results.items()}, indent=2))
+        keys = ("correct", "total", "accuracy", "sampled_accuracy", "protocol")
+        typer.echo(json.dumps({k: {m: v.get(m) for m in keys if m in v} for k, v in results.items()}, indent=2))
         return
 
     from seethink.eval.run import evaluate_checkpoint
@@ -114,6 +150,7 @@ def eval_cmd(
     recipe.stages = [dataclasses.replace(recipe.stages[0], name=c, tasks=[f"toy_{c}"]) for c in caps]
     recipe.eval.items_per_capability = n
     recipe.eval.ablation = ablation
+    recipe.eval.toy = True
     path = resolve_model(model, recipe)
     metrics = evaluate_checkpoint(path, eval_items(recipe), recipe, out)
     typer.echo(json.dumps(metrics, indent=2))
@@ -205,27 +242,46 @@ def score(
     benchmark: Annotated[str, typer.Argument(help="a registered benchmark: mathvision, mathvista, wemath, mathverse, pope, ...")],
     results: Annotated[Path, typer.Argument(help="a results file in the benchmark's official format")],
     data: Annotated[Path | None, typer.Option(help="the benchmark's data folder (default: found near RESULTS)")] = None,
+    rule: Annotated[str | None, typer.Option(
+        help="how answers are read: the benchmark's official (or pinned field-standard) rule by default; "
+             "alternatives such as 'seethink' are listed in docs/benchmarks.md")] = None,
 ) -> None:
-    """Re-score a results file exactly as the benchmark's official rule-based evaluator; JSON on stdout."""
+    """Re-score a results file as the benchmark's official evaluator does (or with --rule); JSON on stdout."""
     from seethink.eval.benchmarks import score_file
 
-    typer.echo(json.dumps(score_file(benchmark, results, data), indent=2))
+    typer.echo(json.dumps(score_file(benchmark, results, data, rule=rule), indent=2))
 
 
 @app.command()
 def judge(
-    benchmark: Annotated[str, typer.Argument(help="mathvista | mathverse | hallusionbench (their official LLM steps)")],
-    results: Annotated[Path, typer.Argument(help="a results file in the benchmark's official format")],
+    benchmark: Annotated[str, typer.Argument(help="mathvista | mathverse | hallusionbench (their official LLM steps), "
+                                             "or attribution (perception vs reasoning errors of wrong answers)")],
+    results: Annotated[Path, typer.Argument(help="a results file in the benchmark's official format; for "
+                                            "attribution a predictions JSONL (id, response, correct), or 'toy' "
+                                            "(the hand-labelled calibration set)")],
     out: Annotated[Path, typer.Option(help="where to write the results with judged fields")],
     base_url: Annotated[str, typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")],
     model: Annotated[str, typer.Option(help="judge model name at that endpoint")],
     api_key_env: Annotated[str, typer.Option(help="NAME of the environment variable holding the key")] = "OPENAI_API_KEY",
-    cache: Annotated[Path | None, typer.Option(help="judgment cache (default: OUT.judge_cache.jsonl)")] = None,
+    cache: Annotated[Path | None, typer.Option(help="judgment cache (default: OUT.judge_cache.jsonl; "
+                                               "attribution: OUT.verdicts.jsonl)")] = None,
     data: Annotated[Path | None, typer.Option(help="the benchmark's data folder (default: found near RESULTS)")] = None,
+    items: Annotated[Path | None, typer.Option(help="attribution: the evaluated items (seethink JSONL: question, "
+                                               "options, answer, caption/description)")] = None,
+    template: Annotated[str | None, typer.Option(help="attribution: prompt template file (default: the packaged "
+                                                 "attribution_judge)")] = None,
 ) -> None:
     """Fill LLM-judged fields of a results file (cached on disk), then re-score it with `seethink score`."""
     from seethink.eval.judge import Judge, judge_hallusionbench, judge_mathverse, judge_mathvista
 
+    if benchmark == "attribution":
+        from seethink.eval.attribution_judge import attribution_command, format_summary
+
+        summary = attribution_command(str(results), items, out, Judge(base_url, model, api_key_env=api_key_env,
+                                      max_tokens=256), cache=cache, template=template)
+        typer.echo(format_summary(summary))
+        typer.echo(f"labels -> {out}")
+        return
     judges = {"mathvista": judge_mathvista, "mathverse": judge_mathverse, "hallusionbench": judge_hallusionbench}
     if benchmark not in judges:
         raise UserError(f"judging is implemented for {', '.join(judges)}, not {benchmark!r}")

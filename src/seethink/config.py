@@ -54,10 +54,20 @@ class ToyModelSpec:
 
 @dataclass
 class ToyWorldSpec:
-    """Difficulty knobs of the procedural world (see data/toyworld)."""
+    """Difficulty knobs of the procedural world (see data/toyworld and docs/toy-world.md).
+
+    The defaults are the original world, item for item and pixel for pixel. The perception
+    knobs below make the image harder to read without changing what a question means: every
+    item stays exactly answerable from its image, and whatever a knob drew (shifts, angles,
+    distractors, the noise seed) is recorded in the item's facts, so the image can be drawn
+    again from them.
+    """
 
     grid: int = 4  # scenes are grid x grid cells
-    cell_px: int = 28  # one merged image token per cell (patch 14 x merge 2)
+    # One merged image token per cell at 28 (patch 14 x merge 2). Smaller cells with a larger
+    # grid (grid 8, cell_px 14: the same 112 px image) put several cells, so up to 4 objects,
+    # in one token: more cells than image tokens. grid * cell_px must be a multiple of 28.
+    cell_px: int = 28
     min_shapes: int = 2
     max_shapes: int = 6
     text_steps_min: int = 2  # arithmetic steps in a word problem
@@ -67,8 +77,37 @@ class ToyWorldSpec:
     # ("red: circle, square. blue: triangle."), and the answer is then worked out from that
     # text. The tiny model reads scenes this way almost perfectly (99.8% exact inventories)
     # while it could not look an object up in the image directly: perception 68.7 against
-    # 45.8 (docs/toy-world.md, "Issue 3, session 5").
+    # 45.8 (docs/toy-world.md, "Issue 3, session 5"). Off, the model must see while it reasons.
     inventory: bool = True
+    # ---- perception difficulty: the defaults draw the original world.
+    # Objects smaller than a token: shapes drawn at this fraction of their size (20 px in a
+    # 28 px cell), centred in the cell, so an object fills less of its merged token. (0, 1].
+    object_scale: float = 1.0
+    # Objects straddling token boundaries: each object shifted by up to this many pixels in x
+    # and y, so it crosses into the neighbouring merged tokens. Its centre stays in its own
+    # cell (< cell_px / 2), so rows, columns and left-of stay exact; objects never touch.
+    jitter_px: int = 0
+    # Rotation: each object turned by a random whole angle in [-rotate, rotate] degrees (0-180).
+    # With rotation on, squares and triangles are drawn in the circle that fits their box (a
+    # regular square and triangle), so they fit at any angle and stay what they are.
+    rotate: int = 0
+    # More shapes: the kinds objects are drawn from, any of circle, square, triangle, diamond
+    # (a narrow rhombus, never a rotated square), pentagon, hexagon, star. Questions name them.
+    shapes: list[str] = field(default_factory=lambda: ["circle", "square", "triangle"])
+    # Sizes: each object gets one of these (small 0.5, medium 0.75, large 1.0 of object_scale),
+    # named in the caption and the inventory ("red: small circle.") and asked by a perception
+    # family "What size is the red circle?". Empty: no sizes (all objects one size).
+    sizes: list[str] = field(default_factory=list)
+    # Near colours: the four colours pulled toward their mean until the closest two are
+    # color_distance apart in RGB (today's palette: 161), each keeping its direction (red stays
+    # the reddest), so telling them apart needs finer colour than a saturated palette.
+    shades: bool = False
+    color_distance: float = 40.0
+    # Clutter: up to this many grey outline shapes per scene, smaller than the objects, in free
+    # space. Objects are filled and coloured, distractors are thin and grey: never counted.
+    distractors: int = 0
+    # Noise: std of Gaussian pixel noise (0-255), seeded by the item, so renders repeat.
+    noise: float = 0.0
 
 
 @dataclass
@@ -113,10 +152,32 @@ class TrainerSpec:
     # (docs/toy-world.md, session 6). adam_epsilon applies to the Adam family only.
     optim: str = "adamw_torch"
     adam_epsilon: float = 1e-8
-    batch_size: int = 4  # prompts per optimizer step
+    # Prompts per optimizer step for the whole job, whatever the process count and the
+    # accumulation: each process runs gradient_accumulation_steps micro-steps of
+    # batch_size x group_size / (processes x gradient_accumulation_steps) completions
+    # (TRL's per_device_train_batch_size) before one optimizer step.
+    batch_size: int = 4
+    gradient_accumulation_steps: int = 1
+    # GRPO: prompts per generation (the rollout batch) for the whole job, a multiple of batch_size;
+    # 0 = batch_size (one generation per optimizer step). Each generation then feeds
+    # rollout_batch_size / batch_size optimizer steps (TRL's steps_per_generation =
+    # gradient_accumulation_steps x rollout_batch_size / batch_size micro-steps).
+    rollout_batch_size: int = 0
     group_size: int = 5  # completions per prompt (GRPO's G)
     beta: float = 1e-2  # KL coefficient
     loss_type: str = "grpo"  # grpo | dapo | dr_grpo | bnpo
+    # GRPO policy loss (TRL's names): passes over each generation (mu), the importance ratio per
+    # token or per sequence (GSPO), its clip range [1 - epsilon, 1 + epsilon_high] (unset:
+    # epsilon_high = epsilon), advantage scaling by the reward std (group | batch | none), and
+    # truncated completions left out of the loss.
+    num_iterations: int = 1
+    importance_sampling_level: str = "token"  # token | sequence (GSPO)
+    epsilon: float = 0.2
+    epsilon_high: float | None = None
+    scale_rewards: str = "group"  # group | batch | none
+    mask_truncated_completions: bool = False
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay (the paper: 1e-2)
+    max_grad_norm: float = 1.0  # gradient clipping by global norm; 0 = no clipping
     temperature: float = 1.0
     top_p: float = 1.0
     max_prompt_length: int = 512
@@ -199,6 +260,35 @@ class EvalSpec:
     top_p: float = 0.95
     stages: bool = False  # also evaluate every intermediate stage checkpoint (per-stage effects)
     seed: int = 777  # held-out items come from a seed range disjoint from training
+    # Toy held-out evaluation: None = auto (on where a stage trains toy tasks, or a data file's rows
+    # carry toy capabilities); a real-model recipe gets none unless it sets true.
+    toy: bool | None = None
+    # Real benchmarks (seethink.eval.benchmarks names; protocol paper also takes the paper's split
+    # names, e.g. MathVista_MINI), read from data_root/NAME, scored by the official rules.
+    benchmarks: list[str] = field(default_factory=list)
+    data_root: str = ""
+    benchmark_limit: int = 0  # first N items of each benchmark; 0 = all
+    benchmark_max_new_tokens: int = 2048
+    protocol: str = "unified"  # unified (our reasoning prompt for every model) | paper (seethink.eval.protocols)
+    device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:N
+    dtype: str = "auto"  # auto (bf16 on a GPU that computes it natively, else model.dtype) | float32 | bfloat16 | float16
+    backend: str = "auto"  # benchmarks: auto (vLLM when installed and a GPU is present) | hf | vllm
+    # Validation during training: greedy accuracy on benchmarks every N optimizer steps.
+    during_training: DuringTrainingSpec = field(default_factory=lambda: DuringTrainingSpec())
+    # protocol paper: the LLM judge step of MathVista / MathVerse / HallusionBench (OpenAI-compatible)
+    judge_base_url: str = ""
+    judge_model: str = ""
+    judge_api_key_env: str = "OPENAI_API_KEY"  # the NAME of the variable holding the key
+    paper_system_prompt: str = ""  # protocol paper, trained models only; "" = seethink.eval.protocols'
+
+
+@dataclass
+class DuringTrainingSpec:
+    """`eval.during_training`: benchmark accuracy (greedy) logged every `every` optimizer steps."""
+
+    every: int = 0  # 0 = off
+    benchmarks: list[str] = field(default_factory=list)  # [] = eval.benchmarks
+    limit: int = 0  # first N items of each benchmark; 0 = all
 
 
 @dataclass
@@ -605,6 +695,19 @@ def _check_trainer(t: TrainerSpec, where: str) -> None:
     c.number("max_completion_length", t.max_completion_length, 1)
     c.number("logging_steps", t.logging_steps, 1)
     c.number("save_steps", t.save_steps, 0)
+    c.number("gradient_accumulation_steps", t.gradient_accumulation_steps, 1)
+    c.number("rollout_batch_size", t.rollout_batch_size, 0)
+    if t.kind == "grpo" and t.rollout_batch_size % t.batch_size:
+        raise c.fail("rollout_batch_size", f"must be 0 (= batch_size) or a multiple of batch_size ({t.batch_size}): "
+                     f"each generation feeds whole optimizer steps; got {t.rollout_batch_size}")
+    c.number("num_iterations", t.num_iterations, 1)
+    c.choice("importance_sampling_level", t.importance_sampling_level, ("token", "sequence"))
+    c.number("epsilon", t.epsilon, 0, 1, lo_open=True, hi_open=True)
+    if t.epsilon_high is not None:
+        c.number("epsilon_high", t.epsilon_high, 0, lo_open=True)
+    c.choice("scale_rewards", t.scale_rewards, ("group", "batch", "none"))
+    c.number("weight_decay", t.weight_decay, 0, 1)
+    c.number("max_grad_norm", t.max_grad_norm, 0)
 
 
 def _check_name(name: str, where: str) -> None:
@@ -695,6 +798,9 @@ def validate(recipe: Recipe) -> None:
     e.number("samples", recipe.eval.samples, 0)
     e.number("temperature", recipe.eval.temperature, 0, lo_open=True)
     e.number("top_p", recipe.eval.top_p, 0, 1, lo_open=True)
+    from seethink.eval.settings import check_eval_spec
+
+    check_eval_spec(recipe.eval)  # benchmarks, protocol, device, dtype, backend, during_training
 
 
 def _check_reward(recipe: Recipe) -> None:
@@ -763,6 +869,33 @@ def _check_toy(recipe: Recipe) -> None:
                         f"got {t.min_shapes}, {t.max_shapes} (grid {t.grid})")
     if t.text_steps_max < t.text_steps_min:
         raise c.fail("text_steps_max", f"must be >= text_steps_min ({t.text_steps_min}), got {t.text_steps_max}")
+    # Perception knobs. Images are tiled by 28 px merged tokens; a side that is not
+    # a multiple of 28 would be resized by the image processor, blurring every render.
+    from seethink.data.toyworld.scenes import ALL_SHAPES, MIN_OBJECT_PX, RGB, SIZE_SCALE, min_palette_distance
+
+    if (t.grid * t.cell_px) % 28:
+        raise c.fail("cell_px", f"grid * cell_px must be a multiple of 28 (one merged image token), "
+                                f"got {t.grid} * {t.cell_px} = {t.grid * t.cell_px}")
+    c.number("object_scale", t.object_scale, 0, 1, lo_open=True)
+    c.number("jitter_px", t.jitter_px, 0, (t.cell_px - 1) // 2)  # an object's centre stays in its cell
+    c.number("rotate", t.rotate, 0, 180)
+    c.number("distractors", t.distractors, 0, 50)
+    c.number("noise", t.noise, 0, 128)
+    c.number("color_distance", t.color_distance, 0, round(min_palette_distance(RGB), 1), lo_open=True)
+    if len(t.shapes) < 2 or len(set(t.shapes)) != len(t.shapes) or len(t.shapes) > 10:
+        raise c.fail("shapes", f"give 2 to 10 different shapes, got {t.shapes}")
+    for s in t.shapes:
+        c.choice("shapes", s, ALL_SHAPES)
+    if len(t.sizes) == 1 or len(set(t.sizes)) != len(t.sizes):
+        raise c.fail("sizes", f"give no sizes, or 2 or 3 different ones, got {t.sizes}")
+    for s in t.sizes:
+        c.choice("sizes", s, tuple(SIZE_SCALE))
+    # The smallest object must be big enough to tell its shape (scenes.MIN_OBJECT_PX across).
+    smallest = (t.cell_px - 2 * max(2, t.cell_px // 7)) * t.object_scale * min(
+        [SIZE_SCALE[s] for s in t.sizes] or [1.0])
+    if smallest < MIN_OBJECT_PX:
+        raise c.fail("object_scale", f"the smallest object would be {smallest:.1f} px across; shapes need "
+                                     f"at least {MIN_OBJECT_PX} (raise cell_px or object_scale, or drop small sizes)")
     m = recipe.toy_model
     mc = _Checker("toy_model")
     for f in dataclasses.fields(m):

@@ -117,3 +117,91 @@ def test_cli_passk(tmp_path: Path, tiny_model_dir: Path):
     assert r.exit_code == 0, r.output
     assert "pass@2: 2 rows" in r.output
     assert all(len(row["predictions"]) == 2 for row in read_jsonl(out))
+
+
+def test_shards_resume_and_merge_into_the_output(tmp_path: Path, loaded):
+    from seethink.data.passk import merge_shards, parse_shard, shard_path
+
+    src = write_toy_items("text", 5, "train", 2, tmp_path / "t.jsonl")
+    out = tmp_path / "t_pk.jsonl"
+    first = _run(src, out, loaded, shard=(0, 2))
+    assert first["rows"] == 3 and first["merged"] is False and not out.exists()  # rows 0, 2, 4; shard 1 missing
+    assert [r["id"] for r in read_jsonl(shard_path(out, (0, 2)))] == [r["id"] for r in read_jsonl(src)][0::2]
+    assert _run(src, out, loaded, shard=(0, 2))["sampled"] == 0  # a shard resumes like the whole file
+    second = _run(src, out, loaded, shard=(1, 2))
+    assert second["rows"] == 2 and second["merged"] is True  # the last shard to finish writes OUT
+    rows = read_jsonl(out)
+    assert [r["id"] for r in rows] == [r["id"] for r in read_jsonl(src)]  # input order
+    assert all(len(r["predictions"]) == K for r in rows)
+    assert merge_shards(src, out, k=K, shards=2) == {"merged": True, "missing": 0}
+    assert _run(src, out, loaded)["sampled"] == 0  # the merged output resumes unsharded
+    assert parse_shard("3/4") == (3, 4)
+    with pytest.raises(UserError, match="need 0 <= I < N"):
+        parse_shard("4/4")
+    with pytest.raises(UserError, match="--shard expects I/N"):
+        parse_shard("x")
+
+
+def test_vllm_backend(tmp_path: Path, tiny_model_dir: Path, monkeypatch):
+    """Against a stand-in `vllm` module (as tests/eval/test_vllm_engine.py): K samples per prompt."""
+    import sys
+    import types
+
+    from seethink.eval import vllm_engine
+
+    seen: dict = {"requests": []}
+
+    class SamplingParams:
+        def __init__(self, **kw):
+            self.kw = kw
+
+    class _Out:
+        def __init__(self, text):
+            self.text = text
+
+    class LLM:
+        def __init__(self, **kw):
+            seen["llm"] = kw
+
+        def generate(self, requests, params, use_tqdm=True):
+            seen["requests"] += requests
+            seen["params"] = params.kw
+            return [types.SimpleNamespace(outputs=[_Out(f"<think>x</think> \\boxed{{{k}}}") for k in range(params.kw["n"])])
+                    for _ in requests]
+
+    mod = types.ModuleType("vllm")
+    mod.LLM, mod.SamplingParams = LLM, SamplingParams
+    monkeypatch.setitem(sys.modules, "vllm", mod)
+    monkeypatch.setattr(vllm_engine, "vllm_available", lambda: True)
+    src = write_toy_items("text", 3, "train", 0, tmp_path / "t.jsonl")
+    out = tmp_path / "t_pk.jsonl"
+    stats = pass_at_k(tiny_model_dir, src, out, k=K, batch_size=2, max_new_tokens=5, temperature=0.9, progress=False,
+                      backend="auto", dtype="bfloat16")
+    assert stats["backend"] == "vllm" and seen["llm"]["dtype"] == "bfloat16"
+    assert len(seen["requests"]) == 3 and seen["params"]["n"] == K and seen["params"]["temperature"] == 0.9
+    assert seen["params"]["max_tokens"] == 5
+    rows = read_jsonl(out)
+    assert [r["predictions"] for r in rows] == [[f"<think>x</think> \\boxed{{{k}}}" for k in range(K)]] * 3
+    for r, item in zip(rows, read_jsonl(src), strict=True):  # graded by the default reward
+        assert r["correctness"] == [str(k) == str(item["answer"]) for k in range(K)]
+
+
+def test_cli_passk_shards_and_merge(tmp_path: Path, tiny_model_dir: Path):
+    src = write_toy_items("text", 2, "train", 3, tmp_path / "t.jsonl")
+    app, data = typer.Typer(), typer.Typer()
+    app.add_typer(data, name="data")
+    register(data)
+    out = tmp_path / "t_pk.jsonl"
+    base = ["data", "passk", "--model", str(tiny_model_dir), "--input", str(src), "--k", "2", "--out", str(out),
+            "--max-new-tokens", "3", "--device", "cpu", "--dtype", "float32", "--backend", "hf"]
+    r = CliRunner().invoke(app, [*base, "--shard", "0/2"])
+    assert r.exit_code == 0, r.output
+    assert "shard 0/2: pass@2: 1 rows" in r.output and "other shards are not finished yet" in r.output
+    r = CliRunner().invoke(app, [*base, "--merge", "2"])
+    assert r.exit_code != 0 and "1 rows are not finished" in str(r.exception)
+    assert CliRunner().invoke(app, [*base, "--shard", "1/2"]).exit_code == 0
+    assert [row["id"] for row in read_jsonl(out)] == [row["id"] for row in read_jsonl(src)]
+    r = CliRunner().invoke(app, [*base, "--merge", "2"])
+    assert r.exit_code == 0 and "merged 2 shards" in r.output
+    r = CliRunner().invoke(app, [*base, "--device", "gpu"])
+    assert r.exit_code != 0 and "--device must be auto, cpu, cuda or cuda:N" in str(r.exception)

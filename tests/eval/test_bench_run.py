@@ -139,3 +139,49 @@ def test_unknown_benchmark_and_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="data folder not found"):
         evaluate_benchmarks(None, ["mathvision"], data_root=tmp_path, out_dir=tmp_path,
                             model_and_processor=(None, None))
+
+
+def test_sampled_answers_resume_and_regenerate_when_settings_change(
+        tiny, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _need("mathvision")
+    calls: list[tuple[int, float]] = []
+    real = bench_run.generate
+
+    def counting(model, processor, convs, imgs, **kw):
+        calls.append((kw.get("num_return_sequences", 1), kw.get("temperature", 0.0)))
+        return real(model, processor, convs, imgs, **kw)
+
+    monkeypatch.setattr(bench_run, "generate", counting)
+    kw = dict(data_root=BENCH, limit=2, out_dir=tmp_path, max_new_tokens=3, batch_size=2, model_and_processor=tiny,
+              log=lambda _msg: None, samples=2, temperature=0.7, top_p=0.9, seed=5)
+    m = evaluate_benchmarks(tiny_model_dir, ["mathvision"], **kw)["mathvision"]
+    assert calls == [(1, 0.0), (2, 0.7)] and "sampled_accuracy" in m
+    assert m["run"]["samples"] == 2 and m["run"]["temperature"] == 0.7 and m["protocol"] == "unified"
+    first = bench_run.read_rows(tmp_path / "mathvision" / "sampled.jsonl", "responses")
+    assert len(first) == 2 and all(len(v) == 2 for v in first.values())
+    calls.clear()
+    evaluate_benchmarks(tiny_model_dir, ["mathvision"], **kw)
+    assert calls == []  # everything reused
+    evaluate_benchmarks(tiny_model_dir, ["mathvision"], **{**kw, "samples": 3})
+    assert calls == [(3, 0.7)]  # only the sampled pass changed
+    calls.clear()
+    evaluate_benchmarks(tiny_model_dir, ["mathvision"], **{**kw, "samples": 3, "max_new_tokens": 4})
+    assert calls == [(1, 0.0), (3, 0.7)]  # another answer length: every answer again
+    preds = [json.loads(x) for x in (tmp_path / "mathvision" / "predictions.jsonl").read_text().splitlines()]
+    assert all(p["sampled_correct"] in (0.0, 1 / 3, 2 / 3, 1.0) for p in preds)
+
+
+def test_cli_eval_benchmarks_with_sampling_device_and_dtype(tiny_model_dir: Path, tmp_path: Path, cli) -> None:
+    _need("mathvision")
+    code, out, err = cli(["eval", "--model", str(tiny_model_dir), "--benchmarks", "mathvision", "--data-root",
+                          str(BENCH), "--limit", "1", "--max-new-tokens", "2", "--samples", "2", "--temperature",
+                          "0.7", "--top-p", "0.9", "--device", "cpu", "--dtype", "float32", "--backend", "hf",
+                          "--out", str(tmp_path)])
+    assert code == 0, err
+    res = json.loads(out[out.index("{"):])
+    assert res["mathvision"]["total"] == 1 and "sampled_accuracy" in res["mathvision"]
+    run = json.loads((tmp_path / "mathvision" / "metrics.json").read_text())["run"]
+    assert (run["device"], run["dtype"], run["backend"], run["samples"], run["top_p"]) == ("cpu", "float32", "hf", 2, 0.9)
+    code, _, err = cli(["eval", "--model", str(tiny_model_dir), "--benchmarks", "mathvision", "--data-root",
+                        str(BENCH), "--dtype", "fp8", "--out", str(tmp_path)])
+    assert code == 2 and "--dtype: must be one of auto" in err

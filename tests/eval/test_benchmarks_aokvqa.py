@@ -93,9 +93,31 @@ def test_free_text_rows(tmp_path: Path) -> None:
         {"id": "q4", "response": "I cannot tell."},
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # rule seethink (ours): free text is read for a letter or a choice text
+    m = score_file("aokvqa", path, root, rule="seethink")
+    assert (m["correct"], m["total"], m["rule"]) == (2, 4, "seethink") and "direct_answer" not in m
+    assert [v["mc_prediction"] for v in judge_file("aokvqa", path, root, rule="seethink")] == [
+        "dog", "red", "car", None]
+    # the official rule compares the text itself with the choice: only an exact choice text scores
     m = score_file("aokvqa", path, root)
-    assert (m["correct"], m["total"]) == (2, 4) and "direct_answer" not in m
-    assert [v["mc_prediction"] for v in judge_file("aokvqa", path, root)] == ["dog", "red", "car", None]
+    assert (m["correct"], m["rule"], m["official"]) == (0, "official", {"MC": 0.0})
+    assert [v["mc_prediction"] for v in judge_file("aokvqa", path, root)] == [r["response"] for r in rows]
+    path.write_text(json.dumps({"id": "q2", "response": "red"}) + "\n")
+    assert score_file("aokvqa", path, root)["correct"] == 1
+
+
+def test_missing_predictions_count_wrong(tmp_path: Path) -> None:
+    """prepare_predictions.py writes {} for a question without a prediction; eval_predictions.py
+    counts it wrong (strict=False). Non-string predictions just never match."""
+    root = _official(tmp_path)
+    path = tmp_path / "predictions_val.json"
+    path.write_text(json.dumps({"q1": {"multiple_choice": "dog"}, "q2": {}, "q3": {"multiple_choice": None},
+                                "q4": {"multiple_choice": 3, "direct_answer": ["four"]}}))
+    m = score_file("aokvqa", path, root)
+    assert (m["correct"], m["total"], m["answered"]) == (1, 4, 3)
+    assert m["official"] == {"MC": 25.0, "DA": 0.0}
+    path.write_text(json.dumps({"q1": {}, "q2": {}}))
+    assert score_file("aokvqa", path, root)["official"] == {}
 
 
 def test_hf_parquet(tmp_path: Path) -> None:
@@ -123,9 +145,8 @@ def test_bad_inputs(tmp_path: Path) -> None:
     path.write_text(json.dumps({"id": "q9", "response": "A"}) + "\n")
     with pytest.raises(UserError, match=r"r.jsonl: row 1: field 'id': 'q9' is not an item of A-OKVQA val"):
         score_file("aokvqa", path, root)
-    path.write_text(json.dumps({"id": "q1", "direct_answer": 3}) + "\n")
-    with pytest.raises(UserError, match=r"row 1: field 'direct_answer' should be str"):
-        score_file("aokvqa", path, root)
+    with pytest.raises(UserError, match=r"aokvqa: unknown rule 'loose'; choose from official, seethink"):
+        score_file("aokvqa", path, root, rule="loose")
     rows = _rows()
     rows[1]["correct_choice_idx"] = 7
     (root / "aokvqa_v1p0_val.json").write_text(json.dumps(rows))

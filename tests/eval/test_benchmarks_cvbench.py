@@ -70,6 +70,8 @@ def _results(tmp_path: Path) -> Path:
 
 
 def _check(m: dict) -> None:
+    """Rule seethink (our letter reading)."""
+    assert m["rule"] == "seethink"
     assert (m["correct"], m["total"], m["accuracy"]) == (4, 7, 57.14)
     src = m["breakdown"]["source"]
     assert (src["ADE20K"]["accuracy"], src["COCO"]["accuracy"], src["Omni3D"]["accuracy"]) == (
@@ -96,9 +98,17 @@ def test_official_jsonl(tmp_path: Path) -> None:
     )
     assert first["images"] == [str(root / "img/2D/count/ade20k_1.png")]
     assert [it["id"] for it in load("cvbench", root, split="3D")] == ["5", "6", "7"]
-    _check(score_file("cvbench", _results(tmp_path), root))
-    verdicts = judge_file("cvbench", _results(tmp_path), root)
+    _check(score_file("cvbench", _results(tmp_path), root, rule="seethink"))
+    verdicts = judge_file("cvbench", _results(tmp_path), root, rule="seethink")
     assert [v["prediction"] for v in verdicts] == ["B", "D", "A", "A", "A", None, "B"]
+    # the default, Cambrian's extract_mcq_answer: the first character after "answer is" / "answer:"
+    m = score_file("cvbench", _results(tmp_path), root)
+    assert (m["rule"], m["correct"], m["total"]) == ("cambrian", 2, 7)
+    verdicts = judge_file("cvbench", _results(tmp_path), root)
+    assert [v["prediction"] for v in verdicts] == ["b", "d", "\\", "a", "t", "i", "b"]
+    assert m["official"]["sources"]["ADE20K"] == {"accuracy": 1.0, "total_count": 2,
+                                                  "Count": {"accuracy": 1.0, "total": 2}}
+    assert m["official"]["cv_bench"] == ((1.0 + 0.0) / 2 + 0.0) / 2
 
 
 def test_hf_parquet(tmp_path: Path) -> None:
@@ -111,7 +121,7 @@ def test_hf_parquet(tmp_path: Path) -> None:
     ds.to_parquet(str(root / "test.parquet"))
     items = load("cvbench", root)
     assert len(items) == 7 and items[0]["images"] == [] and len(items[0]["image_bytes"]) == 1
-    _check(score_file("cvbench", _results(tmp_path), root))
+    _check(score_file("cvbench", _results(tmp_path), root, rule="seethink"))
 
 
 def test_bad_inputs(tmp_path: Path) -> None:

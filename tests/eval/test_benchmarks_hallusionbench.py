@@ -12,7 +12,7 @@ from PIL import Image
 
 from seethink.errors import UserError
 from seethink.eval.benchmarks import judge_file, load, score_file
-from seethink.eval.benchmarks.hallusionbench import yes_no
+from seethink.eval.benchmarks.hallusionbench import yes_no, yes_no_vlmevalkit
 
 # (category, subcategory, visual_input, set_id, figure_id, question_id, gt_answer, response)
 ROWS = [
@@ -88,6 +88,29 @@ def test_yes_no(text: str, expected: str) -> None:
     assert yes_no(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "vlmevalkit", "seethink"),
+    [
+        ("Yes", "1", "1"),
+        ("No.", "0", "0"),
+        ("Yes, it is.", "1", "1"),
+        # VLMEvalKit's process_punctuation knows only its list and deletes periods: these are unclear
+        ("**Yes**", "2", "1"),
+        ("yes:", "2", "1"),
+        ("'Yes'", "2", "1"),
+        ("Yes.It is.", "2", "1"),
+        ("Yes—definitely", "2", "1"),
+        ("Yes…", "2", "1"),
+        ("No:", "2", "0"),
+        ("Yes,1,000 of them", "2", "1"),  # a digit-comma-digit group: commas removed, "yes1000"
+        ("a. " * 33 + "Yes.", "2", "1"),  # only 32 periods are deleted: the last "yes." keeps its period
+        ("Yes and no", "2", "2"),
+    ],
+)
+def test_yes_no_rules(text: str, vlmevalkit: str, seethink: str) -> None:
+    assert (yes_no_vlmevalkit(text), yes_no(text)) == (vlmevalkit, seethink)
+
+
 def _check(m: dict) -> None:
     assert (m["correct"], m["total"]) == (5, 7)
     assert m["aAcc"] == m["accuracy"] == 71.4286  # 5 / 7
@@ -95,7 +118,12 @@ def _check(m: dict) -> None:
     assert m["fAcc"] == 50.0 and m["figures"] == {"correct": 2, "total": 4}
     # question groups: VD q0 (right, wrong) wrong; VD q1 right; VS q0 (right, right, wrong) wrong
     assert m["qAcc"] == 33.3333 and m["question_groups"] == {"correct": 1, "total": 3}
-    assert m["easy_qAcc"] == 100.0 and m["hard_qAcc"] == 33.3333
+    # easy / hard split on visual_input, as the official code does (its figure_id test is commented
+    # out): easy = visual_input "0"/"1": VD q0 (right, wrong) wrong, VD q1 right, VS q0 (right, right)
+    # right; hard = visual_input "2": VS q0 figure 2, wrong
+    assert m["easy_qAcc"] == 66.6667 and m["hard_qAcc"] == 0.0
+    assert m["easy_question_groups"] == {"correct": 2, "total": 3}
+    assert m["hard_question_groups"] == {"correct": 0, "total": 1}
     vd, vs = m["by_category"]["VD"], m["by_category"]["VS"]
     assert (vd["aAcc"], vd["fAcc"], vd["qAcc"]) == (75.0, 50.0, 50.0)
     assert (vs["aAcc"], vs["fAcc"], vs["qAcc"]) == (66.6667, 50.0, 0.0)

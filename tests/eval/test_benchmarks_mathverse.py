@@ -96,7 +96,11 @@ def _check(m: dict) -> None:
         "Solid Geometry": {"correct": 1, "total": 1, "accuracy": 100.0},
         "Functions": {"correct": 2, "total": 2, "accuracy": 100.0},
     }
-    assert b["subfield"]["Length"] == {"correct": 2, "total": 4, "accuracy": 50.0}
+    # subject-subfield groups, as score_answer_s2.py prints them: "Length" is not merged across subjects
+    assert b["subject_subfield"]["Plane Geometry-Length"] == {"correct": 1, "total": 3, "accuracy": 33.33}
+    assert b["subject_subfield"]["Solid Geometry-Length"] == {"correct": 1, "total": 1, "accuracy": 100.0}
+    assert "subfield" not in b
+    assert m["official"]["Plane Geometry-Length Acc"] == 1 / 3 and m["official"]["Total Acc"] == 4 / 6
 
 
 def test_official_json(tmp_path: Path) -> None:
@@ -108,11 +112,17 @@ def test_official_json(tmp_path: Path) -> None:
     )
     assert items[1]["question"] == "" and items[1]["options"] == items[0]["options"]  # from question_for_eval
     assert items[0]["images"] == [str(root / "images" / "images_version_1-4" / "image_1.png")]
-    _check(score_file("mathverse", _results(tmp_path), root))
-    verdicts = judge_file("mathverse", _results(tmp_path), root)
+    _check(score_file("mathverse", _results(tmp_path), root, rule="seethink"))
+    verdicts = judge_file("mathverse", _results(tmp_path), root, rule="seethink")
     assert [v["correct"] for v in verdicts] == [r[8] for r in ROWS]
     assert [v["letter"] for v in verdicts[:2]] == ["C", "B"]
     assert verdicts[2]["extraction"] == "14" and verdicts[5]["extracted_by"] == "file"
+    # the official quick match: the (stand-in) extraction must equal the answer exactly
+    verdicts = judge_file("mathverse", _results(tmp_path), root)
+    assert [v["extraction"] for v in verdicts] == ["C", "B", "14", "0.5", "$y = 2x + 1$", "22.4"]
+    assert [v["correct"] for v in verdicts] == [True, False, True, False, False, False]
+    m = score_file("mathverse", _results(tmp_path), root)
+    assert (m["rule"], m["correct"], m["extracted_by_rules"]) == ("official", 2, 5)
 
 
 def test_hf_parquet(tmp_path: Path) -> None:
@@ -128,7 +138,7 @@ def test_hf_parquet(tmp_path: Path) -> None:
     )
     items = load("mathverse", root)
     assert len(items) == 6 and items[0]["images"] == [] and len(items[0]["image_bytes"]) == 1
-    _check(score_file("mathverse", _results(tmp_path), root))
+    _check(score_file("mathverse", _results(tmp_path), root, rule="seethink"))
 
 
 def test_bad_inputs(tmp_path: Path) -> None:

@@ -100,10 +100,11 @@ def _check(m: dict) -> None:
     }
     assert m["breakdown"]["l2_category"]["geometry"] == {"correct": 1, "total": 2, "accuracy": 50.0}
     assert m["breakdown"]["l2_category"]["statistical reasoning"]["correct"] == 0
-    official = m["official"]
-    assert official["final score"] == pytest.approx(4 / 6)
-    assert official["coarse perception"] == 1.0 and official["math"] == pytest.approx(1 / 3)
+    official = m["official"]  # MMStar_eval divides categories by a fixed 250 and the total by 1,500
+    assert official["final score"] == 4 / 1500
+    assert official["coarse perception"] == 3 / 250 and official["math"] == 1 / 250
     assert official["math(geometry)"] == 0.5 and official["coarse perception(image emotion)"] == 1.0
+    assert official["logical reasoning(diagram reasoning)"] is None  # no items: the official script divides by 0
 
 
 def test_hf_parquet(tmp_path: Path) -> None:
@@ -141,9 +142,16 @@ def test_bad_inputs(tmp_path: Path) -> None:
     results.write_text(json.dumps({"index": 77, "response": "A"}) + "\n")
     with pytest.raises(UserError, match=r"r.jsonl: row 1: field 'id': '77' is not an item"):
         score_file("mmstar", results, root)
-    results.write_text(json.dumps({"id": 1, "response": 3}) + "\n")
-    with pytest.raises(UserError, match=r"row 1: field 'response' should be str, got int"):
+    results.write_text(json.dumps({"id": 1, "response": 3}) + "\n")  # str(prediction), as MMStar_eval
+    assert score_file("mmstar", results, root)["correct"] == 0
+    results.write_text(json.dumps({"id": 1, "answer": "B"}) + "\n")
+    with pytest.raises(UserError, match=r"row 1: missing field 'prediction' \(or 'response'\)"):
         score_file("mmstar", results, root)
+    lone = tmp_path / "alone" / "here" / "r.jsonl"  # no data folder near it: the rows carry the gold fields
+    lone.parent.mkdir(parents=True)
+    lone.write_text(json.dumps({"index": 1, "prediction": "B", "answer": "B", "category": "math"}) + "\n")
+    with pytest.raises(UserError, match=r"r.jsonl: row 1: missing field 'l2_category'"):
+        score_file("mmstar", lone)
     import datasets
 
     bad = tmp_path / "bad"

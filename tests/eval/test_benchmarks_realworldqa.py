@@ -55,6 +55,8 @@ def _results(tmp_path: Path) -> Path:
 
 
 def _check(m: dict) -> None:
+    """Rule seethink (our reading)."""
+    assert m["rule"] == "seethink"
     assert (m["correct"], m["total"], m["accuracy"]) == (4, 6, 66.67)
     assert m["breakdown"]["answer_type"] == {
         "multiple_choice": {"correct": 2, "total": 3, "accuracy": 66.67},
@@ -71,16 +73,23 @@ def test_hf_parquet_shards(tmp_path: Path) -> None:
     )
     assert items[3]["options"] == [] and items[3]["answer_type"] == "free_form"
     assert Image.open(io.BytesIO(items[5]["image_bytes"][0])).size == (4, 4)
-    _check(score_file("realworldqa", _results(tmp_path), root))
-    verdicts = judge_file("realworldqa", _results(tmp_path), root)
+    _check(score_file("realworldqa", _results(tmp_path), root, rule="seethink"))
+    verdicts = judge_file("realworldqa", _results(tmp_path), root, rule="seethink")
     assert [v["correct"] for v in verdicts] == [r[3] for r in ROWS]
     assert [v["prediction"] for v in verdicts] == ["B", "A", "A", "2", "no", "there are 3 cars"]
+    # the default, lmms-eval's filters + exact match: option texts match case-sensitively, "Two." is
+    # not a bare number word, and only the whole cleaned response can equal the answer
+    verdicts = judge_file("realworldqa", _results(tmp_path), root)
+    assert [v["prediction"] for v in verdicts] == ["B", "The bus is on the left", "A", "Two", "no",
+                                                   "There are 3 cars"]
+    assert [v["correct"] for v in verdicts] == [True, False, False, False, True, False]
+    assert score_file("realworldqa", _results(tmp_path), root)["rule"] == "lmms-eval"
 
 
 def test_save_to_disk(tmp_path: Path) -> None:
     _dataset().save_to_disk(str(tmp_path / "disk"))
     assert len(load("realworldqa", tmp_path / "disk")) == 6
-    _check(score_file("realworldqa", _results(tmp_path), tmp_path / "disk"))
+    _check(score_file("realworldqa", _results(tmp_path), tmp_path / "disk", rule="seethink"))
 
 
 def test_bad_inputs(tmp_path: Path) -> None:

@@ -124,7 +124,8 @@ def test_load_images(tmp_path: Path) -> None:
 def test_scoring(tmp_path: Path) -> None:
     path = _tsv(tmp_path)
     m = score_file("vlmeval_tsv", _results(tmp_path), path)
-    assert (m["correct"], m["total"], m["accuracy"], m["unanswered"]) == (3, 5, 60.0, 1)
+    # no letter and the refusal letter "Z" both count as unanswered
+    assert (m["correct"], m["total"], m["accuracy"], m["unanswered"], m["rule"]) == (3, 5, 60.0, 2, "vlmevalkit")
     assert m["breakdown"]["split"] == {
         "dev": {"correct": 2, "total": 2, "accuracy": 100.0},
         "test": {"correct": 1, "total": 3, "accuracy": 33.33},
@@ -133,6 +134,14 @@ def test_scoring(tmp_path: Path) -> None:
     assert m["breakdown"]["category"]["count"]["correct"] == 1
     verdicts = judge_file("vlmeval_tsv", _results(tmp_path), path)
     assert [v["prediction"] for v in verdicts] == ["A", "C", None, "D", "Z"]
+    verdicts = judge_file("vlmeval_tsv", _results(tmp_path), path, rule="seethink")
+    assert [v["prediction"] for v in verdicts] == ["A", "C", None, "D", "Z"]
+    assert m["official"] == {
+        "dev": {"Overall": 1.0, "color": 1.0, "count": None, "logic": None, "shape": 1.0, "size": None,
+                "perception": 1.0, "reasoning": None},
+        "test": {"Overall": 1 / 3, "color": None, "count": 1.0, "logic": 0.0, "shape": None, "size": 0.0,
+                 "perception": None, "reasoning": 1 / 3},
+    }
 
 
 def test_bad_inputs(tmp_path: Path) -> None:
@@ -153,3 +162,23 @@ def test_bad_inputs(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match=r"has none of \*\.tsv"):
         score_file("vlmeval_tsv", results, tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    ("text", "pinned", "ours"),
+    [
+        ("B", "B", "B"),
+        ("Failed to obtain answer via API. B", False, None),  # an API error is never an answer
+        ("Cannot determine the answer", "Z", "Z"),
+        ("B is right because the ball on the left is red", False, "B"),  # pinned: letter not in the last 4 tokens
+        ("I think the answer is **C** here, clearly", "C", "C"),
+        ("A or B", False, None),
+    ],
+)
+def test_can_infer_option_forms(text: str, pinned: object, ours: object) -> None:
+    from seethink.eval.benchmarks import _vlmevalkit
+    from seethink.eval.benchmarks._choice import can_infer_option
+
+    choices = {"A": "red", "B": "blue", "C": "green", "D": "black"}
+    assert _vlmevalkit.can_infer_option(text, choices) == pinned
+    assert can_infer_option(text, "ABCD") == ours

@@ -133,3 +133,17 @@ def test_lora_with_gradient_checkpointing_saves_a_merged_plain_model(arch_dir, t
     model, _ = load_model(ckpt)  # a plain model: the next stage and the evaluation load it as is
     assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
     assert not any("lora" in name for name, _ in model.named_parameters())
+
+
+@pytest.mark.parametrize("arch", ["qwen3_vl", "internvl"])
+def test_accumulation_with_text_only_micro_batches(arch: str, arch_dir, tmp_path: Path):
+    """Gradient accumulation and a rollout batch larger than the optimizer step slice each generation
+    into micro-batches of one completion: text-only ones get empty image inputs from TRL, which the
+    stage drops (grid-indexed images in Qwen3-VL, tile-indexed in InternVL)."""
+    trainer = TrainerSpec(max_steps=2, batch_size=2, group_size=2, gradient_accumulation_steps=4, rollout_batch_size=4,
+                          learning_rate=1e-2, beta=0.0, max_completion_length=8, shuffle=False, save_steps=0)
+    metrics = tmp_path / "metrics.jsonl"
+    info = run_stage(arch_dir(arch), _mixed_items(), trainer, _length_reward(tmp_path), tmp_path / "s", stage="mixed",
+                     variant="merged", metrics_path=metrics)
+    assert info["steps"] == 2
+    assert [json.loads(line)["step"] for line in metrics.read_text().splitlines()] == [1, 2]

@@ -14,7 +14,10 @@ from seethink.training.scaling import (
     check_runtime,
     lora_config,
     lora_target_pattern,
+    optimizer_kwargs,
     per_device_batch,
+    policy_loss_kwargs,
+    steps_per_generation,
     vllm_kwargs,
 )
 from seethink.training.stage import grpo_config
@@ -187,3 +190,93 @@ def test_optimizer_choice_reaches_the_trainer(tmp_path: Path):
     assert getattr(cfg.optim, "value", cfg.optim) == "sgd" and cfg.adam_epsilon == 1e-4
     default = grpo_config(TrainerSpec(batch_size=2, group_size=2), tmp_path, 0).optim
     assert getattr(default, "value", default) == "adamw_torch"
+
+
+# ---------------------------------------------------------------- trainer knobs TRL already has
+
+
+def test_trainer_knobs_reach_trls_grpo_config(tmp_path: Path):
+    """Each knob lands in GRPOConfig under TRL's own name (after TRL's own post-init)."""
+    t = TrainerSpec(batch_size=4, group_size=2, gradient_accumulation_steps=2, rollout_batch_size=8,
+                    num_iterations=2, importance_sampling_level="sequence", epsilon=3e-4, epsilon_high=4e-4,
+                    scale_rewards="batch", mask_truncated_completions=True, weight_decay=1e-2, max_grad_norm=0.5)
+    cfg = grpo_config(t, tmp_path, 0)
+    assert cfg.gradient_accumulation_steps == 2
+    assert cfg.per_device_train_batch_size == 4  # 4 prompts x 2 samples over 1 process x 2 micro-steps
+    assert cfg.steps_per_generation == 4  # 8 prompts per generation = 2 optimizer steps x 2 micro-steps
+    assert cfg.generation_batch_size == 16  # completions: rollout_batch_size x group_size
+    assert (cfg.num_iterations, cfg.importance_sampling_level) == (2, "sequence")
+    assert (cfg.epsilon, cfg.epsilon_high, cfg.scale_rewards) == (3e-4, 4e-4, "batch")
+    assert cfg.mask_truncated_completions is True
+    assert (cfg.weight_decay, cfg.max_grad_norm) == (1e-2, 0.5)
+    assert set(policy_loss_kwargs(t)) | set(optimizer_kwargs(t)) <= _grpo_fields()
+
+
+def test_trainer_knob_defaults_are_todays_behaviour(tmp_path: Path):
+    """Unset, the knobs give what grpo_config passed before they existed: no accumulation, one
+    generation per optimizer step, and TRL's own defaults for everything else."""
+    from trl import GRPOConfig
+
+    cfg = grpo_config(TrainerSpec(batch_size=2, group_size=2), tmp_path, 0)
+    ref = GRPOConfig(output_dir=str(tmp_path / "ref"), per_device_train_batch_size=4, num_generations=2,
+                     gradient_accumulation_steps=1, steps_per_generation=1, use_cpu=True, report_to=[])
+    for key in ("gradient_accumulation_steps", "steps_per_generation", "generation_batch_size", "num_iterations",
+                "importance_sampling_level", "epsilon", "epsilon_high", "scale_rewards",
+                "mask_truncated_completions", "weight_decay", "max_grad_norm", "per_device_train_batch_size"):
+        assert getattr(cfg, key) == getattr(ref, key), key
+
+
+def test_sft_gets_accumulation_weight_decay_and_clipping():
+    from trl import SFTConfig
+
+    t = TrainerSpec(kind="sft", batch_size=8, gradient_accumulation_steps=4, weight_decay=0.1, max_grad_norm=0.0)
+    assert set(optimizer_kwargs(t)) <= set(inspect.signature(SFTConfig).parameters)
+    assert per_device_batch(t, 1) == 2  # 8 items per optimizer step over 4 micro-steps
+
+
+def test_batch_size_stays_prompts_per_optimizer_step_with_accumulation():
+    """batch_size prompts per optimizer step for the whole job: processes x accumulation steps x
+    per-device micro-batch = batch_size x group_size completions, whatever the split."""
+    t = TrainerSpec(batch_size=128, group_size=5, gradient_accumulation_steps=16, rollout_batch_size=512)
+    for world in (1, 2, 4, 8):
+        assert per_device_batch(t, world) * world * t.gradient_accumulation_steps == 128 * 5
+    assert per_device_batch(t, 8) == 5
+    # The paper's rollout batch 512 and global batch 128: 4 optimizer steps per generation, each of
+    # 16 micro-steps; TRL's generation batch is then 5 x 8 x 64 = 2560 completions = 512 x 5.
+    assert steps_per_generation(t) == 64
+    assert per_device_batch(t, 8) * 8 * steps_per_generation(t) == 512 * 5
+    with pytest.raises(UserError, match=r"8 processes x 32 accumulation steps; make it a multiple of 256"):
+        per_device_batch(dataclasses.replace(t, gradient_accumulation_steps=32), 8)
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("trainer.gradient_accumulation_steps=0", "trainer.gradient_accumulation_steps"),
+        ("trainer.rollout_batch_size=6", "trainer.rollout_batch_size"),  # batch_size 4
+        ("trainer.num_iterations=0", "trainer.num_iterations"),
+        ("trainer.importance_sampling_level=seq", "trainer.importance_sampling_level"),
+        ("trainer.epsilon=0", "trainer.epsilon"),
+        ("trainer.epsilon_high=-0.1", "trainer.epsilon_high"),
+        ("trainer.scale_rewards=std", "trainer.scale_rewards"),
+        ("trainer.weight_decay=-1", "trainer.weight_decay"),
+        ("trainer.max_grad_norm=-1", "trainer.max_grad_norm"),
+        ("stages.2.trainer.epsilon=1.5", "stages.2.trainer.epsilon"),
+    ],
+)
+def test_bad_trainer_knobs_name_their_key(override: str, key: str):
+    with pytest.raises(UserError, match=key.replace(".", r"\.")):
+        load_recipe(None, [override])
+
+
+def test_trainer_knobs_load_per_stage():
+    r = load_recipe(None, ["trainer.importance_sampling_level=sequence", "trainer.epsilon_high=0.28",
+                           "trainer.rollout_batch_size=16", "stages.1.trainer.max_grad_norm=0.5",
+                           "stages.1.trainer.epsilon=0.15", "trainer.scale_rewards=none"])
+    from seethink.config import stage_trainer
+
+    t0, t1 = (stage_trainer(r, s) for s in r.stages[:2])
+    assert (t0.importance_sampling_level, t0.epsilon_high, t0.rollout_batch_size, t0.scale_rewards) == (
+        "sequence", 0.28, 16, "none")
+    assert (t0.max_grad_norm, t0.epsilon, t1.max_grad_norm, t1.epsilon) == (1.0, 0.2, 0.5, 0.15)
+    assert load_recipe(None, ["trainer.epsilon_high=null"]).trainer.epsilon_high is None

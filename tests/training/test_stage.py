@@ -122,3 +122,25 @@ def test_report_to_list_checks_names_and_installs(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
     with pytest.raises(UserError, match="'wandb' is not installed; install it with `pip install wandb`"):
         report_to_list(["tensorboard", "wandb"])
+
+
+def test_accumulation_rollout_batch_and_loss_knobs_run_through_trl(tiny_model_dir: Path, tmp_path: Path):
+    """Four optimizer steps of 2 prompts, each over 2 micro-steps, fed by generations of 4 prompts:
+    two generations in all (16 completions scored, not 32), with the GSPO / clip / scaling knobs on."""
+    counter = tmp_path / "scored.txt"
+    (tmp_path / "count.py").write_text(
+        "def count(completion, item):\n"
+        f"    with open({str(counter)!r}, 'a') as f:\n"
+        "        f.write('x\\n')\n"
+        "    return {'overall': 0.0}\n")
+    trainer = TrainerSpec(max_steps=4, batch_size=2, group_size=2, gradient_accumulation_steps=2, rollout_batch_size=4,
+                          importance_sampling_level="sequence", epsilon=0.2, epsilon_high=0.28, scale_rewards="batch",
+                          mask_truncated_completions=True, weight_decay=0.01, max_grad_norm=0.5, learning_rate=1e-3,
+                          beta=0.0, max_completion_length=8, save_steps=0)
+    reward = RewardSpec(extra=[f"{tmp_path / 'count.py'}:count"], extra_weights=[0.0])
+    metrics = tmp_path / "metrics.jsonl"
+    info = run_stage(tiny_model_dir, _mixed_items(), trainer, reward, tmp_path / "s", stage="s", variant="staged",
+                     metrics_path=metrics)
+    assert info["steps"] == 4
+    assert [json.loads(line)["step"] for line in metrics.read_text().splitlines()] == [1, 2, 3, 4]
+    assert len(counter.read_text().splitlines()) == 2 * 4 * 2  # generations x prompts x group

@@ -37,7 +37,9 @@ def check_image_file(path: str | Path, where: str = "") -> None:
 
 
 def item_images(item: dict, base_dir: str | Path | None = None, cell_px: int = 28) -> list[Image.Image]:
-    """Images of an item: files listed in `images` (relative to base_dir), else its toy scene."""
+    """Images of an item: files listed in `images` (relative to base_dir), else its toy scene,
+    drawn from its facts (with every rendering detail they record; a cell size recorded in the
+    facts wins over `cell_px`)."""
     paths = item.get("images") or []
     if paths:
         base = Path(base_dir) if base_dir else Path(".")

@@ -7,7 +7,9 @@ Supported inputs (`fmt`, guessed from the path when not given):
 - ``parquet``: a parquet file (image columns as paths, raw bytes or ``{"bytes", "path"}``);
 - ``hf``: a folder written by ``datasets``' ``save_to_disk`` (a ``Dataset`` or a ``DatasetDict``);
 - ``easyr1``: EasyR1 / verl JSONL: ``prompt`` (with one ``<image>`` placeholder per image),
-  ``answer``, ``images``.
+  ``answer``, ``images``;
+- the paper's reasoning data in their published layouts (``orz_math``, ``clevr_math``,
+  ``geoqa170k``, ``mathpuma``, ``arxivqa``): see `seethink.data.reasoning_sets`.
 
 Columns are found by common names (``question``/``problem``/``prompt``, ``answer``,
 ``images``/``image``, ``options``/``choices``, ``capability``, ``id``) or named with a
@@ -39,6 +41,8 @@ from PIL import Image, UnidentifiedImageError
 from seethink.errors import UserError
 
 FORMATS = ("jsonl", "json", "parquet", "hf", "easyr1")
+# The paper's reasoning data (seethink.data.reasoning_sets): published row layouts, any container.
+REASONING_FORMATS = ("orz_math", "clevr_math", "geoqa170k", "mathpuma", "arxivqa")
 FIELDS = ("id", "question", "answer", "images", "options", "capability")
 # Column names tried, in order, when the mapping does not name one.
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -355,6 +359,10 @@ def _images_value(value: Any) -> list[Any]:
 def parse_row(row: Any, *, fmt: str, mapping: dict[str, str], base_dirs: list[Path],
               capability: str | None) -> tuple[dict, list[LoadedImage]]:
     """One raw row -> (item without final image paths, its images). Raises RowError."""
+    if fmt in REASONING_FORMATS:  # a published row -> the generic row read below
+        from seethink.data.reasoning_sets import normalize_row
+
+        row, fmt, mapping = normalize_row(fmt, row), "jsonl", {}
     if not isinstance(row, dict):
         raise RowError("row", f"expected an object, got {type(row).__name__}")
     if fmt == "easyr1":
@@ -461,8 +469,17 @@ def load_items(
     if not path.exists():
         raise UserError(f"{path}: file not found")
     fmt = fmt or detect_format(path)
+    container = fmt
     if fmt not in FORMATS:
-        raise UserError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+        from seethink.data.reasoning_sets import reasoning_format
+
+        spec = reasoning_format(fmt)
+        if spec is None:
+            raise UserError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS + REASONING_FORMATS)}")
+        if mapping:
+            raise UserError(f"--map does not apply to --format {spec.name}: its columns are the published ones")
+        fmt, container = spec.name, detect_format(path)
+        capability = capability or spec.capability
     if decontam not in ("both", "either"):
         raise UserError(f"decontam must be 'both' or 'either', got {decontam!r}")
     cols = parse_mapping(mapping)
@@ -474,7 +491,7 @@ def load_items(
     bad_json: list[str] = []
     rows_read = 0
     parsed: list[tuple[dict, list[LoadedImage]]] = []
-    for rowno, row in iter_raw_rows(path, fmt, split, bad_json if skip_bad_rows else None):
+    for rowno, row in iter_raw_rows(path, container, split, bad_json if skip_bad_rows else None):
         if bad_json:  # malformed lines come first, in file order
             bad += bad_json
             rows_read += len(bad_json)

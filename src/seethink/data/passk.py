@@ -10,6 +10,17 @@ The K samples of one item come from one encoded prompt expanded K times inside a
 image features). The output is rewritten atomically every `save_every_s` seconds and at the
 end; a rerun with the same output keeps the rows already finished (matched by `id`) and
 samples only the rest. Image paths are rewritten to resolve relative to the output file.
+
+At scale (`seethink.eval.device`, `seethink.eval.vllm_engine`):
+* `device` / `dtype`: auto = a CUDA GPU in bf16 where it computes bf16 natively, else the CPU
+  in float32; or as given;
+* `backend`: `hf` (batched HF generate), `vllm` (the `vllm` extra, a GPU; K samples per prompt
+  from vLLM's own batching) or `auto` (vLLM when installed and a GPU is present);
+* sharding: `shard=(i, n)` samples every n-th row from row i into `OUT.shard-i-of-n.jsonl`
+  (resumable like OUT); whichever shard finishes last, or `merge_shards`, writes OUT from the
+  complete shard files, in input order. Under a multi-process launch (WORLD_SIZE > 1) without
+  a shard, each process takes the shard of its rank and the main process merges. One process
+  per GPU with vLLM: `CUDA_VISIBLE_DEVICES=i seethink data passk ... --shard i/8`.
 """
 
 from __future__ import annotations
@@ -75,6 +86,39 @@ def score_samples(samples: list[str], item: dict, reward: Callable[[str, dict], 
     }
 
 
+def shard_path(out: Path, shard: tuple[int, int]) -> Path:
+    """The file shard (i, n) of `out` writes."""
+    i, n = shard
+    return out.with_name(f"{out.stem}.shard-{i}-of-{n}{out.suffix}")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`i/n` (0 <= i < n) -> (i, n)."""
+    try:
+        i_s, n_s = text.split("/")
+        i, n = int(i_s), int(n_s)
+    except ValueError:
+        raise UserError(f"--shard expects I/N (e.g. 0/4), got {text!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise UserError(f"--shard {text}: need 0 <= I < N")
+    return i, n
+
+
+def merge_shards(input_path: str | Path, out: str | Path, *, k: int, shards: int) -> dict[str, Any]:
+    """Write `out` from its `shards` shard files once every row of the input is finished there
+    (input order); returns {"merged": bool, "missing": rows not finished yet}."""
+    src, out = Path(input_path), Path(out)
+    rows = read_jsonl(src)
+    done: dict[str, dict] = _read_finished(out, k)
+    for i in range(shards):
+        done.update(_read_finished(shard_path(out, (i, shards)), k))
+    missing = [str(r["id"]) for r in rows if str(r["id"]) not in done]
+    if missing:
+        return {"merged": False, "missing": len(missing)}
+    write_jsonl(out, [done[str(r["id"])] for r in rows])
+    return {"merged": True, "missing": 0}
+
+
 def pass_at_k(
     model: str | Path,
     input_path: str | Path,
@@ -91,15 +135,23 @@ def pass_at_k(
     model_and_processor: tuple[Any, Any] | None = None,
     cell_px: int = 28,
     progress: bool = True,
+    device: str = "auto",
+    dtype: str = "auto",
+    backend: str = "hf",
+    shard: tuple[int, int] | None = None,
+    trust_remote_code: bool = False,
 ) -> dict[str, Any]:
     """Annotate every row of `input_path` with predictions / correctness / pass_rate into `out`.
 
     `model`: a local HF model directory or "toy". `batch_size` counts prompts: one
-    generate call holds batch_size x K sequences. Returns counts and the mean pass rate.
+    generate call holds batch_size x K sequences. `device`, `dtype`, `backend` and `shard`: see
+    the module docstring. Returns counts and the mean pass rate (over the rows of this shard
+    when sharded; `merged` says whether `out` was written from every shard).
     """
     import torch
     from tqdm.auto import tqdm
 
+    from seethink import dist
     from seethink.data.images import item_images
     from seethink.data.prompts import render_prompt
     from seethink.eval.engine import generate
@@ -112,13 +164,26 @@ def pass_at_k(
     if batch_size < 1 or max_new_tokens < 1:
         raise UserError("--batch-size and --max-new-tokens must be >= 1")
     src = Path(input_path)
-    out = Path(out)
-    if src.resolve() == out.resolve():
+    final = Path(out)
+    if src.resolve() == final.resolve():
         raise UserError("--out must differ from --input")
+    launched = shard is None and dist.world_size() > 1
+    if launched:
+        shard = (dist.rank(), dist.world_size())
     rows = read_jsonl(src)
     _check_ids(rows, src)
+    if shard is not None:
+        i, n = shard
+        if not (n >= 1 and 0 <= i < n):
+            raise UserError(f"shard {i}/{n}: need 0 <= i < n")
+        rows = rows[i::n]
+        out = shard_path(final, shard)
+    else:
+        out = final
     out.parent.mkdir(parents=True, exist_ok=True)
     done = _read_finished(out, k)
+    if shard is not None:  # rows an earlier unsharded run finished count too
+        done.update({rid: r for rid, r in _read_finished(final, k).items() if rid not in done})
     reward = reward or build_reward()
     todo = [r for r in rows if str(r["id"]) not in done]
 
@@ -128,18 +193,40 @@ def pass_at_k(
         write_jsonl(out, [results[str(r["id"])] for r in rows if str(r["id"]) in results])
 
     stats: dict[str, Any] = {"rows": len(rows), "reused": len(rows) - len(todo), "sampled": len(todo), "k": k}
+    if shard is not None:
+        stats["shard"] = f"{shard[0]}/{shard[1]}"
     if todo:
-        if model_and_processor is None:
-            from seethink.models.load import load_model
+        from seethink.eval.vllm_engine import choose_backend
+
+        engine = None
+        chosen = "hf" if model_and_processor is not None else choose_backend(backend)
+        if chosen == "vllm" and launched:
+            raise UserError("--backend vllm: under a multi-process launch every process would share one GPU; "
+                            "start one process per GPU instead (CUDA_VISIBLE_DEVICES=i ... --shard i/N)")
+        if model_and_processor is not None:
+            m, processor = model_and_processor
+        else:
             from seethink.models.resolve import resolve_model
             from seethink.utils import pin_threads
 
             pin_threads()
-            m, processor = load_model(resolve_model(str(model)))
-            if torch.cuda.is_available():
-                m = m.to("cuda")
-        else:
-            m, processor = model_and_processor
+            path = resolve_model(str(model))
+            if chosen == "vllm":
+                from seethink.eval.vllm_engine import VLLMEngine
+                from seethink.models.load import load_processor
+
+                processor = load_processor(path, trust_remote_code=trust_remote_code)
+                most = max((len(r.get("images") or []) for r in todo), default=1)
+                engine = VLLMEngine(path, processor, max_images=most, trust_remote_code=trust_remote_code,
+                                    dtype="auto" if dtype == "auto" else dtype)
+                m = None
+                stats.update(backend="vllm", device="cuda", dtype=dtype)
+            else:
+                from seethink.eval.device import load_for_eval
+
+                m, processor, dev, dt = load_for_eval(path, device=device, dtype=dtype,
+                                                      trust_remote_code=trust_remote_code)
+                stats.update(backend="hf", device=dev, dtype=dt)
         torch.manual_seed(seed)
         last = time.monotonic()
         with tqdm(total=len(rows), initial=len(rows) - len(todo), desc=f"pass@{k}",
@@ -148,12 +235,16 @@ def pass_at_k(
                 chunk = todo[start : start + batch_size]
                 convs = [[{"role": "user", "content": render_prompt(r)}] for r in chunk]
                 imgs = [item_images(r, src.parent, cell_px=cell_px) for r in chunk]
-                outs = generate(
-                    m, processor, convs, imgs, max_new_tokens=max_new_tokens, batch_size=len(chunk),
-                    temperature=temperature, top_p=top_p, num_return_sequences=k,
-                )
+                if engine is not None:
+                    outs = engine.generate(convs, imgs, max_new_tokens=max_new_tokens, temperature=temperature,
+                                           top_p=top_p, num_return_sequences=k, seed=seed + start)
+                else:
+                    outs = generate(
+                        m, processor, convs, imgs, max_new_tokens=max_new_tokens, batch_size=len(chunk),
+                        temperature=temperature, top_p=top_p, num_return_sequences=k,
+                    )
                 for row, samples in zip(chunk, outs, strict=True):
-                    new = rebase_images(row, src.parent, out.parent)
+                    new = rebase_images(row, src.parent, final.parent)
                     new.update(score_samples(samples, row, reward))
                     results[str(row["id"])] = new
                 bar.update(len(chunk))
@@ -166,4 +257,14 @@ def pass_at_k(
     stats["solved"] = sum(1 for x in rates if x >= 1.0)
     stats["unsolved"] = sum(1 for x in rates if x <= 0.0)
     stats["output"] = str(out)
+    if shard is not None:
+        if launched:
+            dist.barrier()
+        if not launched or dist.is_main_process():
+            merged = merge_shards(src, final, k=k, shards=shard[1])
+            stats["merged"] = merged["merged"]
+            if merged["merged"]:
+                stats["output"] = str(final)
+        if launched:
+            dist.barrier()
     return stats

@@ -39,20 +39,7 @@ def _toy(capability: str) -> Task:
     name = f"toy_{capability}"
 
     def gen(n: int, split: str, seed: int, world: ToyWorldSpec) -> list[dict]:
-        return generate_items(
-            capability,
-            n,
-            split,
-            seed,
-            grid=world.grid,
-            min_shapes=world.min_shapes,
-            max_shapes=world.max_shapes,
-            text_steps_min=world.text_steps_min,
-            text_steps_max=world.text_steps_max,
-            text_max_operand=world.text_max_operand,
-            inventory=world.inventory,
-            task=name,
-        )
+        return generate_items(capability, n, split, seed, world, task=name)  # the world travels whole
 
     return Task(name=name, capability=capability, generate=gen)
 
@@ -66,8 +53,7 @@ def _toy_caption() -> Task:
     name = "toy_caption"
 
     def gen(n: int, split: str, seed: int, world: ToyWorldSpec) -> list[dict]:
-        return caption_items(n, split, seed, grid=world.grid, min_shapes=world.min_shapes,
-                             max_shapes=world.max_shapes, task=name)
+        return caption_items(n, split, seed, world, task=name)
 
     return Task(name=name, capability="caption", generate=gen)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -213,3 +214,56 @@ def judge_hallusionbench(results_path: str | Path, out_path: str | Path, judge: 
         asked += 1
     _write_rows(src, out_path, rows)
     return {"rows": len(rows), "judged": asked}
+
+
+# ---------------------------------------------------------------- prompt files for LLM steps
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+def load_prompt(name_or_path: str | Path, required: tuple[str, ...] = ()) -> str:
+    """An LLM prompt template: a packaged file (`seethink/data/prompts/NAME.txt`) by name, or a
+    user's file by path. Placeholders are `{name}`; every one in `required` must be present."""
+    from importlib import resources
+
+    text: str
+    p = Path(str(name_or_path)).expanduser()
+    if p.suffix == ".txt" or p.is_file() or "/" in str(name_or_path):
+        if not p.is_file():
+            raise UserError(f"prompt template not found: {name_or_path}")
+        text = p.read_text(encoding="utf-8")
+    else:
+        res = resources.files("seethink.data").joinpath("prompts", f"{name_or_path}.txt")
+        if not res.is_file():
+            raise UserError(f"unknown prompt template {name_or_path!r}")
+        text = res.read_text(encoding="utf-8")
+    missing = [f for f in required if "{" + f + "}" not in text]
+    if missing:
+        raise UserError(f"prompt template {name_or_path}: no {', '.join('{' + m + '}' for m in missing)} field")
+    return text
+
+
+def fill_prompt(template: str, values: dict[str, str]) -> str:
+    """`template` with each `{name}` of `values` replaced in one pass (a value that itself holds
+    `{name}` is not expanded again; placeholders not in `values` stay as they are)."""
+    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
+
+
+def prompt_digest(template: str) -> str:
+    """A short fingerprint of a template's text, for cache keys."""
+    return hashlib.sha256(template.encode()).hexdigest()[:16]
+
+
+def load_cache_rows(path: str | Path) -> list[dict]:
+    """Rows of an append-only JSONL cache, ready for more appends: a torn last line (a write cut
+    off by a kill) is dropped and cut from the file, so the next append starts on a fresh line."""
+    from seethink.utils import read_appended_jsonl
+
+    p = Path(path)
+    if not p.is_file():
+        return []
+    data = p.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(p, "r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+    return read_appended_jsonl(p)

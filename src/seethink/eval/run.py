@@ -1,4 +1,8 @@
-"""Evaluate one checkpoint on toy held-out items, writing predictions and metrics."""
+"""Evaluate one checkpoint on toy held-out items, writing predictions and metrics.
+
+The model is loaded in `eval.dtype` and moved to `eval.device` (`seethink.eval.device`: auto =
+a CUDA GPU in bf16 where it has native bf16, else the CPU in `model.dtype`).
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,8 @@ def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recip
     import hashlib
     import json
 
+    from seethink.eval.device import load_for_eval, placement
     from seethink.eval.toy import evaluate_model
-    from seethink.models.load import load_model
 
     out = Path(out_dir)
     done = out / "metrics.json"
@@ -30,6 +34,9 @@ def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recip
            "items": hashlib.sha1("|".join(it["id"] for it in items).encode()).hexdigest()[:16],
            "ablation": recipe.eval.ablation, "max_new_tokens": recipe.eval.max_new_tokens,
            "samples": recipe.eval.samples, "temperature": recipe.eval.temperature, "top_p": recipe.eval.top_p}
+    device, dtype = placement(recipe.eval.device, recipe.eval.dtype, recipe.model.dtype)
+    if (device, dtype) != ("cpu", "float32"):  # keys of CPU float32 evaluations stay as they were
+        key["placement"] = [device, dtype]
     key_file = out / "eval_key.json"
     partial = out / "responses.partial.jsonl"
     same = key_file.is_file() and json.loads(key_file.read_text()) == key
@@ -42,8 +49,8 @@ def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recip
         write_json(key_file, key)
     elif partial.is_file():
         log(f"[eval] {out}: continuing an interrupted evaluation")
-    model, processor = load_model(model_path, trust_remote_code=recipe.model.trust_remote_code,
-                                  dtype=recipe.model.dtype)
+    model, processor, _, _ = load_for_eval(model_path, device=device, dtype=dtype, load_dtype=recipe.model.dtype,
+                                           trust_remote_code=recipe.model.trust_remote_code, log=log)
     r = recipe.reward
     reward = build_reward(r.accuracy_weight, r.format_weight, r.extra, r.extra_weights, timeout_s=r.timeout_s)
     metrics, preds = evaluate_model(

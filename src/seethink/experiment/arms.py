@@ -165,8 +165,11 @@ def stage_steps(recipe: Recipe, arm: Arm) -> list[int]:
     if arm.merge:
         own = [sum(own)]
     if recipe.experiment.budget == "paper" or not own:
-        return own
+        return own  # a stage with max_steps 0 trains num_epochs passes; merged then passes once over the pool
     target, total = reference_steps(recipe), sum(own)
+    if 0 in own or target == 0 or any(stage_trainer(recipe, s).max_steps == 0 for s in recipe.stages):
+        raise UserError("experiment.budget=equal needs trainer.max_steps on every stage (steps, not epochs, "
+                        "are what it equalises)")
     scaled = [round(target * s / total) for s in own]
     scaled[-1] = target - sum(scaled[:-1])  # rounding never changes the total
     return scaled

@@ -29,7 +29,7 @@ def _subitems_of(item: dict) -> list[dict]:
 def probe_model(recipe: Recipe, model_path: str | Path, items: list[dict], out: Path, log: Any = print) -> Path | None:
     """Ask the model every evaluated item's sub-questions (greedy); out/subquestions.jsonl."""
     from seethink.eval.attribution import probe_subquestions
-    from seethink.models.load import load_model
+    from seethink.eval.device import load_for_eval
     from seethink.rewards.core import build_reward
 
     path = out / "subquestions.jsonl"
@@ -41,8 +41,9 @@ def probe_model(recipe: Recipe, model_path: str | Path, items: list[dict], out: 
     if not todo:
         return None
     log(f"[attribution] asking {sum(len(_subitems_of(it)) for it in todo)} sub-questions of {len(todo)} items")
-    model, processor = load_model(model_path, trust_remote_code=recipe.model.trust_remote_code,
-                                  dtype=recipe.model.dtype)
+    model, processor, _, _ = load_for_eval(model_path, device=recipe.eval.device, dtype=recipe.eval.dtype,
+                                           load_dtype=recipe.model.dtype,
+                                           trust_remote_code=recipe.model.trust_remote_code)
     r = recipe.reward
     reward = build_reward(r.accuracy_weight, r.format_weight, r.extra, r.extra_weights, timeout_s=r.timeout_s)
     answers = probe_subquestions(model, processor, todo, reward, _subitems_of, batch_size=recipe.eval.batch_size,

@@ -94,21 +94,25 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
 def _read_unit(study: Study, key: Key, udir: Path) -> None:
     eval_dir = udir / "eval"
     preds = eval_dir / "predictions.jsonl"
-    if not (udir / "unit.json").is_file() or not preds.is_file():
+    bench = sorted(eval_dir.glob("bench/*/predictions.jsonl"))  # capability bench:NAME, ids unique
+    if not (udir / "unit.json").is_file() or not (preds.is_file() or bench):
         return
     if key in study.preds:
         study.notes.append(f"{key[0]} seed {key[1]}: found again in {udir}; the first copy is used")
         return
     study.units[key] = json.loads((udir / "unit.json").read_text())
-    study.preds[key] = {p["id"]: p for p in read_jsonl(preds)}
+    study.preds[key] = {p["id"]: p for f in [preds, *bench] if f.is_file() for p in read_jsonl(f)}
     if (udir / "metrics.jsonl").is_file():
         study.curves[key] = read_appended_jsonl(udir / "metrics.jsonl")
     sq = eval_dir / "subquestions.jsonl"
     if sq.is_file():
         study.probes[key] = {r["id"]: [bool(x) for x in r["correct"]] for r in read_jsonl(sq)}
     if key[1] is not None:
-        for sp in sorted(udir.glob("eval-stages/*/predictions.jsonl")):
-            study.stage_preds[(key[0], key[1], sp.parent.name)] = {p["id"]: p for p in read_jsonl(sp)}
+        for sd in sorted({p.parent for p in udir.glob("eval-stages/*/predictions.jsonl")}
+                         | {p.parent.parent.parent for p in udir.glob("eval-stages/*/bench/*/predictions.jsonl")}):
+            files = [sd / "predictions.jsonl", *sorted(sd.glob("bench/*/predictions.jsonl"))]
+            study.stage_preds[(key[0], key[1], sd.name)] = {p["id"]: p for f in files if f.is_file()
+                                                             for p in read_jsonl(f)}
 
 
 def load_study(dirs: Sequence[str | Path]) -> Study:
@@ -116,8 +120,17 @@ def load_study(dirs: Sequence[str | Path]) -> Study:
     if not paths:
         raise UserError("give at least one experiment directory")
     configs = [_load_config(d) for d in paths]
-    for d, cfg in zip(paths[1:], configs[1:], strict=True):
-        if _comparable(cfg) != _comparable(configs[0]):
+    from seethink.experiment.run import normalized_tree
+
+    def norm_of(d: Path, c: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return _comparable(normalized_tree(c, str(d / "experiment.yaml")))
+        except UserError:  # a recipe today's code no longer loads: compare it as written
+            return _comparable(c)
+
+    norm = [norm_of(d, c) for d, c in zip(paths, configs, strict=True)]
+    for d, n in zip(paths[1:], norm[1:], strict=True):
+        if n != norm[0]:
             raise UserError(f"{d} and {paths[0]} hold experiments with different settings; they cannot be pooled")
     order: list[str] = []
     for cfg in configs:

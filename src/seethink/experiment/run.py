@@ -53,7 +53,7 @@ def _check_same_experiment(exp: Path, recipe: Recipe) -> None:
     saved = exp / "experiment.yaml"
     if not saved.is_file():
         return
-    old = yaml.safe_load(saved.read_text()) or {}
+    old = normalized_tree(yaml.safe_load(saved.read_text()) or {}, str(saved))
     new = yaml.safe_load(dump_recipe(recipe))
     for tree in (old, new):
         tree.pop("seed", None)
@@ -66,6 +66,23 @@ def _check_same_experiment(exp: Path, recipe: Recipe) -> None:
         keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         raise UserError(f"{exp} holds an experiment with other settings ({', '.join(keys)} differ); "
                         "use another --out, or the same recipe and overrides")
+
+
+def normalized_tree(tree: dict[str, Any], where: str) -> dict[str, Any]:
+    """A saved recipe as today's code resolves it: settings added since it was written take their
+    defaults (which reproduce the earlier behaviour), so a directory keeps resuming and pooling."""
+    import tempfile
+
+    from seethink.config import load_recipe
+
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        yaml.safe_dump(tree, f, sort_keys=False)
+    try:
+        return yaml.safe_load(dump_recipe(load_recipe(f.name)))
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
+    finally:
+        Path(f.name).unlink(missing_ok=True)
 
 
 def _save_experiment(exp: Path, recipe: Recipe, arms: list[Arm], seeds: list[int]) -> None:

@@ -133,7 +133,7 @@ def pass_rates(recipe: Recipe, arms: list[Arm], seed: int, base: Path, exp: Path
     """The base's pass rate (fraction of `experiment.passk_k` samples correct) of every training
     item of the stages the difficulty arms train, for one seed; cached in EXP/passk/seed-S."""
     from seethink.data.passk import pass_at_k
-    from seethink.models.load import load_model
+    from seethink.eval.device import load_for_eval
     from seethink.rewards.core import build_reward
 
     folder = exp / "passk" / f"seed-{seed}"
@@ -149,7 +149,9 @@ def pass_rates(recipe: Recipe, arms: list[Arm], seed: int, base: Path, exp: Path
     if not stages:
         return {}
     folder.mkdir(parents=True, exist_ok=True)
-    model_and_processor = load_model(base, trust_remote_code=r.model.trust_remote_code, dtype=r.model.dtype)
+    model, processor, _, _ = load_for_eval(base, device=r.eval.device, dtype=r.eval.dtype, load_dtype=r.model.dtype,
+                                           trust_remote_code=r.model.trust_remote_code)
+    model_and_processor = (model, processor)
     rw = r.reward
     reward = build_reward(rw.accuracy_weight, rw.format_weight, rw.extra, rw.extra_weights, timeout_s=rw.timeout_s)
     rates: dict[str, float] = {}
@@ -170,15 +172,31 @@ def pass_rates(recipe: Recipe, arms: list[Arm], seed: int, base: Path, exp: Path
 # ---------------------------------------------------------------- units
 
 
-def eval_model(recipe: Recipe, model: Path, items: list[dict], out: Path, log: Any = print) -> dict:
-    """Score one model on the held-out items, then (attribution) ask it the sub-questions."""
+def eval_model(recipe: Recipe, model: Path, items: list[dict], out: Path, log: Any = print,
+               is_base: bool | None = None) -> dict:
+    """Score one model on the held-out toy items (if any), then (attribution) ask it the
+    sub-questions; and on `eval.benchmarks` into OUT/bench/NAME/ (predictions.jsonl included,
+    which the study reads as capability bench:NAME). `is_base` (protocol paper: no system
+    prompt) defaults to whether OUT is the base unit's evaluation folder."""
     from seethink.eval.run import evaluate_checkpoint
 
-    metrics = evaluate_checkpoint(model, items, recipe, out, log=log)
-    if recipe.experiment.attribution:
-        from seethink.experiment.probe import probe_model
+    metrics: dict = {}
+    if items:
+        metrics = evaluate_checkpoint(model, items, recipe, out, log=log)
+        if recipe.experiment.attribution:
+            from seethink.experiment.probe import probe_model
 
-        probe_model(recipe, model, items, out, log=log)
+            probe_model(recipe, model, items, out, log=log)
+    if recipe.eval.benchmarks:
+        from seethink.training.pipeline import evaluate_benchmarks_of
+
+        if is_base is None:
+            is_base = out.parent.name == "base" and out.parent.parent.name == "units"
+        metrics["benchmarks"] = evaluate_benchmarks_of(recipe, model, out / "bench", is_base=is_base, log=log)
+    if not items and not recipe.eval.benchmarks:
+        from seethink.training.pipeline import nothing_to_evaluate
+
+        log(nothing_to_evaluate(recipe))
     return metrics
 
 
@@ -236,7 +254,8 @@ def export_small(exp: Path, dest: Path, unit: Path) -> None:
     import shutil
 
     paths = [unit / f for f in SMALL_FILES] + list(unit.glob("stages/*/*/done.json")) + list(unit.glob("plan.json"))
-    for folder in [unit / "eval", *unit.glob("eval-stages/*"), *unit.glob("eval/bench/*")]:
+    for folder in [unit / "eval", *unit.glob("eval-stages/*"), *unit.glob("eval/bench/*"),
+                   *unit.glob("eval-stages/*/bench/*")]:
         paths += [folder / f for f in SMALL_EVAL_FILES]
     for path in paths:
         if path.is_file():

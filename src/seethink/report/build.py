@@ -26,6 +26,9 @@ def render_markdown(summary: dict, plots: dict[str, str], effects_md: str = "") 
     )
     caps = sorted({c for m in models for c in summary[m].get("by_capability", {})})
     lines = [f"# seethink report: {meta.get('recipe', 'run')}", ""]
+    if not models:  # neither toy tasks nor benchmarks: nothing was evaluated
+        return "\n".join(lines + ["Nothing was evaluated: the recipe trains no toy task and names no benchmark "
+                                   "(set `eval.benchmarks` and `eval.data_root`, or `eval.toy: true`).", ""])
     counts = ", ".join(f"{c} {summary[models[0]]['by_capability'][c]['n']}" for c in caps)
     lines += [
         f"Held-out items: {meta.get('eval_items', '?')} ({counts}); "
@@ -89,6 +92,7 @@ def render_markdown(summary: dict, plots: dict[str, str], effects_md: str = "") 
         lines += ["", "A model that uses its image loses accuracy with blank or shuffled images; one that "
                   "ignores it scores the same."]
     lines += _inventory_section(summary, models)
+    lines += _benchmark_section(summary, models)
     if effects_md:
         lines += ["", "## Effects with 95% intervals", "", effects_md.rstrip("\n")]
     secs = meta.get("seconds", {})
@@ -140,3 +144,31 @@ def _inventory_section(summary: dict, models: list[str]) -> list[str]:
              "inventory)", "", "| model | " + " | ".join(caps) + " |", "|---|" + "---|" * len(caps)]
     lines += [f"| {m} | " + " | ".join(_fmt(inv(m, c)) for c in caps) + " |" for m in models]
     return lines + ["", "A right inventory followed by a wrong answer is a reasoning error, not a perception error."]
+
+
+def _benchmark_section(summary: dict, models: list[str]) -> list[str]:
+    """Each benchmark's official score per model, and the protocol that produced it."""
+    names = list(dict.fromkeys(b for m in models for b in summary[m].get("benchmarks", {})))
+    if not names:
+        return []
+    ev = summary.get("meta", {}).get("eval", {})
+    sampled = any("sampled_accuracy" in summary[m].get("benchmarks", {}).get(b, {}) for m in models for b in names)
+    lines = ["", f"## Benchmarks (official scorers; {ev.get('protocol', 'unified')} protocol, "
+             f"{ev.get('dtype', '?')} on {ev.get('device', '?')})", "",
+             "Accuracy (%) " + ("greedy / sampled" if sampled else "greedy") + "; protocol per number in brackets.",
+             "", "| model | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for m in models:
+        cells = []
+        for b in names:
+            r = summary[m].get("benchmarks", {}).get(b)
+            if r is None:
+                cells.append("-")
+                continue
+            text = _fmt(r.get("accuracy"))
+            if "sampled_accuracy" in r:
+                text += f" / {_fmt(r['sampled_accuracy'])}"
+            cells.append(f"{text} [{r.get('protocol', '?')}] (n={r.get('total', '?')})")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines + ["", "Per-item verdicts are in `eval/MODEL/bench/NAME/predictions.jsonl` (capability "
+                    "`bench:NAME` in the tables above); `seethink score NAME eval/MODEL/bench/NAME/<results file>` "
+                    "re-scores a benchmark."]

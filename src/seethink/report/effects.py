@@ -28,10 +28,12 @@ OVERALL = "overall"  # pseudo-capability: all held-out items (equal counts per c
 def _scores(run: Path, model: str, capability: str, field: str) -> dict[str, float]:
     """Item id -> score of one model; capability OVERALL takes every held-out item."""
     path = run / "eval" / model / "predictions.jsonl"
-    if not path.is_file():
+    if not path.is_file() and not (run / "eval" / model / "bench").is_dir():
         raise UserError(f"{run}: no predictions for model '{model}' ({path} is missing)")
-    return {p["id"]: float(p[field]) for p in read_jsonl(path)
-            if capability in (OVERALL, p["capability"]) and field in p}
+    rows = read_jsonl(path) if path.is_file() else []
+    for bench in sorted((run / "eval" / model / "bench").glob("*/predictions.jsonl")):
+        rows += read_jsonl(bench)  # benchmark items: capability bench:NAME, ids unique across benchmarks
+    return {p["id"]: float(p[field]) for p in rows if capability in (OVERALL, p["capability"]) and field in p}
 
 
 def _summary(run: Path) -> dict:

@@ -12,16 +12,14 @@ from typing import Any
 
 from seethink.errors import UserError
 from seethink.registry import Registry
-from seethink.rewards.extract import extract_boxed, match_choice
+from seethink.rewards.extract import final_boxed, gold_choice, match_choice
 from seethink.rewards.guard import GuardedRewards, RewardFaults
-from seethink.rewards.mathcheck import math_equal
+from seethink.rewards.mathcheck import judge
 
 RewardFn = Callable[[str, dict], dict[str, float]]
 REWARDS: Registry[RewardFn] = Registry("reward")
 
-# One <think> block, then an answer that contains a box; nothing else may open a second think.
-_NO_TAG = r"(?:(?!</?think>).)*"
-_FORMAT = re.compile(rf"^\s*<think>{_NO_TAG}</think>{_NO_TAG}\\boxed\{{{_NO_TAG}\}}{_NO_TAG}$", re.DOTALL)
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 
 
 def _text(completion: Any) -> str:
@@ -31,19 +29,46 @@ def _text(completion: Any) -> str:
     return str(completion)
 
 
+def format_ok(text: str) -> bool:
+    """One `<think>...</think>` block opening the response, then an answer with a closed final box.
+
+    Nothing else may open or close a think; the box the response ends on must be complete and lie
+    after `</think>`. A handful of `str.find` calls: linear in the text, however many unclosed
+    `\\boxed{` it repeats.
+    """
+    body = text.lstrip()
+    if not body.startswith(_THINK_OPEN):
+        return False
+    if text.count(_THINK_OPEN) != 1 or text.count(_THINK_CLOSE) != 1:
+        return False
+    answer = body[body.find(_THINK_CLOSE) + len(_THINK_CLOSE) :]
+    return "\\boxed" in answer and final_boxed(answer) is not None
+
+
 def format_reward(completion: Any, item: dict | None = None) -> dict[str, float]:
-    ok = bool(_FORMAT.match(_text(completion))) and extract_boxed(_text(completion)) is not None
+    ok = format_ok(_text(completion))
     return {"overall": float(ok), "format": float(ok)}
 
 
-def accuracy_reward(completion: Any, item: dict, timeout_s: float = 5.0) -> dict[str, float]:
-    """Multiple choice: the boxed letter (or option text); otherwise math equivalence."""
-    boxed = extract_boxed(_text(completion))
+def accuracy_reward(completion: Any, item: dict, timeout_s: float = 5.0,
+                    on_timeout: Callable[[], None] | None = None) -> dict[str, float]:
+    """1 when the final box holds the item's answer, else 0 (see docs/rewards.md).
+
+    Multiple choice (`options`): the letter, the option's text, or the letter with its option's
+    text. Otherwise `judge`: exact numbers, text as text, structures element by element, symbolic
+    equivalence in a worker process within `timeout_s`. A check that runs out of time scores 0
+    and calls `on_timeout` (the combined reward counts it in `reward_timeouts`).
+    """
+    answer = final_boxed(_text(completion))
     options = item.get("options") or []
+    gold = item["answer"]
     if options:
-        ok = match_choice(boxed, options) == str(item["answer"]).strip().upper()
+        ok = answer is not None and match_choice(answer, options) == gold_choice(gold, options)
     else:
-        ok = math_equal(boxed, str(item["answer"]), timeout_s=timeout_s)
+        verdict = judge(answer, str(gold), timeout_s=timeout_s)
+        if verdict is None and on_timeout is not None:
+            on_timeout()
+        ok = verdict is True
     return {"overall": float(ok), "accuracy": float(ok)}
 
 
@@ -61,11 +86,11 @@ def closeness_reward(completion: Any, item: dict) -> dict[str, float]:
     one's); other items score 0. Meant as an extra part beside `accuracy`, so that a near
     miss teaches more than a wild one.
     """
-    boxed = extract_boxed(_text(completion))
+    boxed = final_boxed(_text(completion))
     options = item.get("options") or []
     if options:
         letter = match_choice(boxed, options)
-        gold_letter = str(item["answer"]).strip().upper()
+        gold_letter = gold_choice(item["answer"], options)
         idx = {chr(ord("A") + i): str(o) for i, o in enumerate(options)}
         pred, gold = _number(idx.get(letter or "")), _number(idx.get(gold_letter))
     else:
@@ -148,7 +173,8 @@ class Reward:
 
     def __call__(self, completion: Any, item: dict) -> dict[str, float]:
         text = _text(completion)
-        acc = self._part("accuracy", lambda: accuracy_reward(text, item, timeout_s=self.timeout_s))
+        acc = self._part("accuracy", lambda: accuracy_reward(text, item, timeout_s=self.timeout_s,
+                                                             on_timeout=lambda: self.faults.timeout("accuracy")))
         fmt = self._part("format", lambda: format_reward(text))
         parts = {"accuracy": acc, "format": fmt}
         total = self.accuracy_weight * acc + self.format_weight * fmt

@@ -24,7 +24,6 @@ import math
 import os
 import pickle
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from seethink.errors import UserError
+from seethink.rewards.sandbox import start_worker
 
 # How long a fresh worker may take to import the user's reward files.
 START_LIMIT_S = 120.0
@@ -186,17 +186,7 @@ class _Worker:
     """
 
     def __init__(self, specs: list[tuple[str, str, Any]]) -> None:
-        parent_sock, child_sock = socket.socketpair()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # what this process can import
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", _ENTRY, str(child_sock.fileno()), str(os.getpid())],
-                pass_fds=(child_sock.fileno(),), stdin=subprocess.DEVNULL, env=env,
-            )
-        finally:
-            child_sock.close()
-        self.conn = Connection(parent_sock.detach())
+        self.proc, self.conn = start_worker(_ENTRY)
         self._finalizer = weakref.finalize(self, _stop, self.proc, self.conn)
         self.conn.send(specs)
         if not self.conn.poll(START_LIMIT_S):

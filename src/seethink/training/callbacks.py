@@ -13,7 +13,9 @@ writes them to metrics.jsonl.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from transformers import TrainerCallback
@@ -80,9 +82,31 @@ class RewardFaultsToLogs(TrainerCallback):
         self.seen = now
 
 
+# Callback factories (trainer -> callback or None) that `train_checked` adds to every stage's
+# trainer while registered: how the pipeline attaches validation during training
+# (`seethink.training.validation`) without every stage builder knowing about it.
+_STAGE_CALLBACKS: list[Callable[[Any], Any]] = []
+
+
+@contextlib.contextmanager
+def stage_callbacks(*factories: Callable[[Any], Any] | None) -> Iterator[None]:
+    """Within the block, every stage trainer gets the callbacks these factories make."""
+    added = [f for f in factories if f is not None]
+    _STAGE_CALLBACKS.extend(added)
+    try:
+        yield
+    finally:
+        for f in added:
+            _STAGE_CALLBACKS.remove(f)
+
+
 def train_checked(trainer: Any, guard: StopOnNonFinite, **train_kwargs: Any) -> Any:
     """`trainer.train(...)`, raising `TrainingDiverged` when the guard saw a non-finite value
     (or when sampling from already-broken weights failed before it could)."""
+    for factory in list(_STAGE_CALLBACKS):
+        callback = factory(trainer)
+        if callback is not None:
+            trainer.add_callback(callback)
     try:
         result = trainer.train(**train_kwargs)
     except RuntimeError as exc:

@@ -127,18 +127,35 @@ def plan(recipe: Recipe) -> dict[str, list[PlannedStage]]:
 UNSCORED = ("caption",)
 
 
-def eval_items(recipe: Recipe) -> list[dict]:
-    """Held-out items for every capability the recipe trains, never overlapping training."""
+TOY_CAPABILITIES = ("perception", "text", "visual")
+
+
+def toy_capabilities(recipe: Recipe) -> dict[str, str]:
+    """{capability: task} of the toy capabilities the recipe trains: a stage's tasks, or the toy
+    capabilities the rows of a stage data file carry."""
     seen: dict[str, str] = {}
     for s in recipe.stages:
         for name in s.tasks:
             if get_task(name).capability not in UNSCORED:
                 seen.setdefault(get_task(name).capability, name)
-        if s.data:  # held-out items of the toy capabilities a data file trains
-            for row in data_file_items(s.data):
+        if s.data and Path(s.data).expanduser().is_file():  # the toy capabilities a data file trains
+            for row in read_jsonl(Path(s.data).expanduser()):  # (its images are checked when it is planned)
                 cap = row.get("capability", "")
                 if f"toy_{cap}" in TASKS and cap not in UNSCORED:
                     seen.setdefault(cap, f"toy_{cap}")
+    return seen
+
+
+def eval_items(recipe: Recipe) -> list[dict]:
+    """Held-out toy items, never overlapping training: for every toy capability the recipe trains
+    (`eval.toy` unset, the default), none (`eval.toy: false`), or every toy capability the recipe
+    trains and, if it trains none, all three (`eval.toy: true`). A recipe on real data only
+    trains no toy capability, so it is not scored on toy items unless it asks."""
+    if recipe.eval.toy is False:
+        return []
+    seen = toy_capabilities(recipe)
+    if not seen and recipe.eval.toy:
+        seen = {c: f"toy_{c}" for c in TOY_CAPABILITIES}
     items: list[dict] = []
     for _cap, name in sorted(seen.items()):
         items += get_task(name).generate(recipe.eval.items_per_capability, "test", recipe.eval.seed, recipe.toy)
@@ -203,7 +220,9 @@ def variant_models(recipe: Recipe, variant: str, stages: list[PlannedStage], out
 def train_variant(recipe: Recipe, variant: str, stages: list[PlannedStage], base: Path, out: Path,
                   log: Any = print) -> dict[str, float]:
     """Train a variant's stages in order, each from the previous checkpoint; seconds per stage."""
+    from seethink.training.callbacks import stage_callbacks
     from seethink.training.stage import run_stage
+    from seethink.training.validation import validation_factory
 
     main = dist.is_main_process()
     timings: dict[str, float] = {}
@@ -220,12 +239,15 @@ def train_variant(recipe: Recipe, variant: str, stages: list[PlannedStage], base
                 log,
             )
             dist.barrier()
-            info = run_stage(  # resume=True: continues from sdir/trainer/checkpoint-N if a killed run left one
-                current, st.items, st.trainer, recipe.reward, sdir, stage=st.name, variant=variant,
-                metrics_path=out / "metrics.jsonl", seed=recipe.seed, cell_px=recipe.toy.cell_px,
-                trust_remote_code=recipe.model.trust_remote_code, dtype=recipe.model.dtype, log=log,
-                resume=True, report_to=recipe.logging.report_to,
-            )
+            # eval.during_training: benchmark accuracy of the policy every N steps (seethink.training.validation)
+            validation = validation_factory(recipe, sdir, st.name, variant, out / "metrics.jsonl", log=log)
+            with stage_callbacks(validation):
+                info = run_stage(  # resume=True: continues from sdir/trainer/checkpoint-N if a killed run left one
+                    current, st.items, st.trainer, recipe.reward, sdir, stage=st.name, variant=variant,
+                    metrics_path=out / "metrics.jsonl", seed=recipe.seed, cell_px=recipe.toy.cell_px,
+                    trust_remote_code=recipe.model.trust_remote_code, dtype=recipe.model.dtype, log=log,
+                    resume=True, report_to=recipe.logging.report_to,
+                )
             if main:
                 write_json(done, info)
                 shutil.rmtree(sdir / "trainer", ignore_errors=True)
@@ -235,20 +257,129 @@ def train_variant(recipe: Recipe, variant: str, stages: list[PlannedStage], base
     return timings
 
 
+def nothing_to_evaluate(recipe: Recipe) -> str:
+    return ("[eval] nothing to evaluate: the recipe trains no toy task and names no benchmark "
+            "(set eval.benchmarks and eval.data_root, or eval.toy=true)")
+
+
+def combine(toy: dict | None, toy_preds: list[dict], bench: dict[str, dict], bench_preds: list[dict]) -> dict:
+    """One model's summary: the toy metrics as they are when there is no benchmark; otherwise the
+    metrics of every scored item (toy and benchmark items, each benchmark a capability
+    `bench:NAME`) plus `benchmarks`: each benchmark's official metrics and protocol."""
+    from seethink.eval.toy import summarize
+
+    if not bench:
+        return toy or {}
+    preds = toy_preds + bench_preds
+    out = summarize(preds, preds)
+    if toy and "ablation" in toy:
+        out["ablation"] = toy["ablation"]
+    keep = ("accuracy", "correct", "total", "sampled_accuracy", "protocol", "rule", "score_strict", "score_loose")
+    out["benchmarks"] = {name: {k: m[k] for k in keep if k in m} | {"n": m.get("total")} for name, m in bench.items()}
+    return out
+
+
+def evaluate_benchmarks_of(recipe: Recipe, model: Path, out: Path, *, is_base: bool, log: Any = print) -> dict[str, dict]:
+    """Score one model on `eval.benchmarks` into OUT/NAME/ (greedy, and sampled with
+    `eval.samples`), on `eval.device` in `eval.dtype`; every process of a multi-process launch
+    answers its share of the items, the main process scores ({} elsewhere)."""
+    from seethink.eval.bench_run import evaluate_benchmarks
+
+    e = recipe.eval
+    judge = None
+    if e.protocol == "paper" and e.judge_base_url:
+        from seethink.eval.judge import Judge
+
+        judge = Judge(e.judge_base_url, e.judge_model, api_key_env=e.judge_api_key_env,
+                      cache_path=out / "judge_cache.jsonl")
+    return evaluate_benchmarks(
+        model, list(e.benchmarks), data_root=Path(e.data_root), limit=e.benchmark_limit or None, out_dir=out,
+        max_new_tokens=e.benchmark_max_new_tokens, batch_size=e.batch_size, device=e.device, dtype=e.dtype,
+        load_dtype=recipe.model.dtype, trust_remote_code=recipe.model.trust_remote_code, backend=e.backend,
+        samples=e.samples, temperature=e.temperature, top_p=e.top_p, seed=e.seed, protocol=e.protocol,
+        is_base=is_base, system_prompt=e.paper_system_prompt, judge=judge, log=log,
+    )
+
+
+def bench_predictions(out: Path, names: list[str], protocol: str) -> list[dict]:
+    """The prediction rows of every benchmark evaluated into OUT/NAME/, in the configured order."""
+    from seethink.eval.protocols import resolve
+
+    rows: list[dict] = []
+    for name in names:
+        rows += read_jsonl(out / resolve(name, protocol).name / "predictions.jsonl")
+    return rows
+
+
 def evaluate_models(recipe: Recipe, models: dict[str, Path], out: Path,
                     log: Any = print) -> tuple[dict[str, dict], dict[str, float]]:
-    """Score each model on the held-out items (resuming a killed evaluation); results, seconds."""
+    """Score each model on the held-out toy items (where the recipe trains toy tasks or sets
+    eval.toy) and on eval.benchmarks (resuming a killed evaluation); results, seconds.
+
+    Per model: eval/MODEL/{predictions.jsonl, metrics.json} (toy) and eval/MODEL/bench/NAME/
+    (benchmarks: responses, official results file, metrics.json, predictions.jsonl). Under a
+    multi-process launch every process takes part in the benchmark generation; the main process
+    alone scores the toy items and writes; the others return ({}, {})."""
     from seethink.eval.run import evaluate_checkpoint
 
-    items = eval_items(recipe)
+    main = dist.is_main_process()
+    items = eval_items(recipe) if main else []
+    benches = list(recipe.eval.benchmarks)
     results: dict[str, dict] = {}
     timings: dict[str, float] = {}
+    if not items and not benches:
+        log(nothing_to_evaluate(recipe))
+        return results, timings
     for name, path in models.items():
         t1 = time.time()
-        banner(f"evaluating {name} on {len(items)} held-out items", log)
-        results[name] = evaluate_checkpoint(path, items, recipe, out / "eval" / name, log=log)
+        toy: dict | None = None
+        if items:
+            banner(f"evaluating {name} on {len(items)} held-out items", log)
+            toy = evaluate_checkpoint(path, items, recipe, out / "eval" / name, log=log)
+        bench: dict[str, dict] = {}
+        if benches:
+            banner(f"evaluating {name} on {', '.join(benches)} ({recipe.eval.protocol} protocol)", log)
+            bench = evaluate_benchmarks_of(recipe, path, out / "eval" / name / "bench", is_base=name == "base",
+                                           log=log)
+        if main:
+            toy_preds = read_jsonl(out / "eval" / name / "predictions.jsonl") if toy is not None and bench else []
+            bench_preds = bench_predictions(out / "eval" / name / "bench", benches, recipe.eval.protocol) if bench else []
+            results[name] = combine(toy, toy_preds, bench, bench_preds)
         timings[f"eval/{name}"] = time.time() - t1
     return results, timings
+
+
+def eval_meta(recipe: Recipe) -> dict:
+    """What the summary's numbers come from: toy items or not, benchmarks, protocol, placement."""
+    from seethink.eval.device import placement
+    from seethink.eval.protocols import resolve
+
+    e = recipe.eval
+    try:
+        dev, dt = placement(e.device, e.dtype, recipe.model.dtype)
+    except UserError:  # e.g. cuda asked for on a machine without one (nothing was evaluated)
+        dev, dt = e.device, e.dtype
+    return {"toy": bool(eval_items_planned(recipe)), "benchmarks": [resolve(b, e.protocol).name for b in e.benchmarks],
+            "protocol": e.protocol, "benchmark_limit": e.benchmark_limit, "device": dev, "dtype": dt,
+            "backend": e.backend}
+
+
+def check_evaluation(recipe: Recipe) -> None:
+    """Before training: the evaluation device exists and every benchmark's items and images load."""
+    from seethink.eval.bench_run import check_benchmarks
+    from seethink.eval.device import placement
+
+    e = recipe.eval
+    names = list(dict.fromkeys([*e.benchmarks, *(e.during_training.benchmarks if e.during_training.every else [])]))
+    if names or eval_items_planned(recipe):
+        placement(e.device, e.dtype, recipe.model.dtype)
+    if names:
+        check_benchmarks(names, data_root=Path(e.data_root), protocol=e.protocol, limit=e.benchmark_limit or None)
+
+
+def eval_items_planned(recipe: Recipe) -> bool:
+    """Whether the recipe gets a toy held-out evaluation (without generating its items)."""
+    return recipe.eval.toy is not False and (bool(recipe.eval.toy) or bool(toy_capabilities(recipe)))
 
 
 @_holding_run_lock
@@ -282,6 +413,7 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
     timings: dict[str, float] = {}
     t0 = time.time()
     banner(f"seethink run '{recipe.name}' -> {out}", log)
+    check_evaluation(recipe)  # a missing benchmark folder or GPU fails now, not after training
     base = resolve_base(recipe, log=log)
     timings["base"] = time.time() - t0
     plans = plan(recipe)
@@ -297,16 +429,19 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, log: Any = print) -> dict:
     else:
         for variant, stages in plans.items():
             timings.update(train_variant(recipe, variant, stages, base, out, log=log))
+        if not main and not recipe.eval.benchmarks:
+            return {}
+        results, more = evaluate_models(recipe, models, out, log=log)  # benchmarks: every process answers a share
         if not main:
             return {}
-        results, more = evaluate_models(recipe, models, out, log=log)
         timings.update(more)
     timings["total"] = time.time() - t0
-    summary = {name: results[name] for name in models}
+    summary = {name: results[name] for name in models if name in results}
     summary["meta"] = {
         "recipe": recipe.name,
         "base_path": str(base),
-        "eval_items": next(iter(results.values()))["n"],
+        "eval_items": next(iter(results.values()))["n"] if results else 0,
+        "eval": eval_meta(recipe),
         "stages": [s.name for s in recipe.stages],
         "chains": {v: [c for c in ch if c["before"]] for v, ch in chains.items()},
         "samples": recipe.eval.samples,

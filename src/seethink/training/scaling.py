@@ -3,8 +3,11 @@
 * precision: `trainer.bf16` (bf16 autocast; unset = where the hardware has native bf16)
   and `trainer.gradient_checkpointing`, always passed explicitly (TRL's own defaults
   turn both on);
-* processes: `trainer.batch_size` stays the number of prompts per optimizer step for
-  the whole job, split over the launched processes;
+* processes and accumulation: `trainer.batch_size` stays the number of prompts per
+  optimizer step for the whole job, split over the launched processes and over
+  `trainer.gradient_accumulation_steps` micro-steps in each (`per_device_batch`);
+  `trainer.rollout_batch_size` prompts are generated at once and feed
+  rollout_batch_size / batch_size optimizer steps (`generation_kwargs`);
 * LoRA: `trainer.lora_r > 0` trains PEFT adapters on the language model's projections,
   and the stage checkpoint is saved merged (a plain model for the next stage and eval);
 * vLLM: `trainer.use_vllm` and the `vllm_*` settings, passed to TRL's GRPOConfig.
@@ -57,14 +60,38 @@ def precision_kwargs(t: TrainerSpec, config_cls: Any) -> dict[str, Any]:
 
 
 def per_device_batch(t: TrainerSpec, world: int | None = None) -> int:
-    """Completions per process per step: batch_size prompts x group_size, split over processes."""
+    """Completions (SFT: items) per process per micro-step: batch_size prompts x group_size for
+    one optimizer step of the whole job, split over the processes and the accumulation steps."""
     world = world or dist.world_size()
     total = t.batch_size * t.group_size if t.kind == "grpo" else t.batch_size
-    if total % world:
+    parts = world * t.gradient_accumulation_steps
+    if total % parts:
         what = "batch_size x group_size" if t.kind == "grpo" else "batch_size"
+        split = f"{world} processes" + (f" x {t.gradient_accumulation_steps} accumulation steps"
+                                        if t.gradient_accumulation_steps > 1 else "")
         raise UserError(f"config key 'trainer.batch_size': {what} = {total} completions per step cannot be "
-                        f"split evenly over {world} processes; make it a multiple of {world}")
-    return total // world
+                        f"split evenly over {split}; make it a multiple of {parts}")
+    return total // parts
+
+
+def steps_per_generation(t: TrainerSpec) -> int:
+    """TRL's steps_per_generation: micro-steps fed by one generation (the rollout batch)."""
+    rollout = t.rollout_batch_size or t.batch_size
+    return t.gradient_accumulation_steps * rollout // t.batch_size
+
+
+def optimizer_kwargs(t: TrainerSpec) -> dict[str, Any]:
+    """Accumulation, weight decay and gradient clipping (TrainingArguments' names; GRPO and SFT)."""
+    return {"gradient_accumulation_steps": t.gradient_accumulation_steps, "weight_decay": t.weight_decay,
+            "max_grad_norm": t.max_grad_norm}
+
+
+def policy_loss_kwargs(t: TrainerSpec) -> dict[str, Any]:
+    """GRPOConfig's policy-loss settings, under TRL's own names."""
+    return {"num_iterations": t.num_iterations, "importance_sampling_level": t.importance_sampling_level,
+            "epsilon": t.epsilon, "epsilon_high": t.epsilon_high, "scale_rewards": t.scale_rewards,
+            "mask_truncated_completions": t.mask_truncated_completions,
+            "steps_per_generation": steps_per_generation(t)}
 
 
 def vllm_kwargs(t: TrainerSpec) -> dict[str, Any]:

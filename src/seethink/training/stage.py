@@ -36,7 +36,9 @@ from seethink.training.resume import (
 from seethink.training.scaling import (
     check_runtime,
     lora_config,
+    optimizer_kwargs,
     per_device_batch,
+    policy_loss_kwargs,
     precision_kwargs,
     save_checkpoint,
     vllm_kwargs,
@@ -221,6 +223,31 @@ def set_vision_frozen(model: Any, frozen: bool) -> int:
     return n
 
 
+# Image inputs of a forward pass; a chunk of text-only rows gets them empty (0 images).
+_IMAGE_KWARGS = ("pixel_values", "image_grid_thw", "image_sizes", "pixel_attention_mask", "spatial_shapes",
+                 "image_position_ids")
+
+
+def drop_empty_image_inputs(model: Any) -> None:
+    """Let a forward pass over text-only rows of a mixed batch run as text: TRL slices a generation
+    batch into micro-batches (gradient accumulation, rollout_batch_size > batch_size) and hands a
+    slice with no image empty `pixel_values` and `image_grid_thw`, on which the vision tower fails
+    (`torch.cat(): expected a non-empty list`). A pre-hook on the model and on its backbone (TRL's
+    fused loss calls the backbone directly) drops empty image inputs."""
+
+    def hook(module: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        pv = kwargs.get("pixel_values")
+        if pv is not None and hasattr(pv, "numel") and pv.numel() == 0:
+            kwargs = {k: v for k, v in kwargs.items() if k not in _IMAGE_KWARGS}
+        return args, kwargs
+
+    seen: set[int] = set()
+    for module in (model, getattr(model, "model", None), getattr(model, "base_model", None)):
+        if module is not None and hasattr(module, "register_forward_pre_hook") and id(module) not in seen:
+            seen.add(id(module))
+            module.register_forward_pre_hook(hook, with_kwargs=True)
+
+
 def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
     import torch
     from trl import GRPOConfig
@@ -237,11 +264,13 @@ def grpo_config(t: TrainerSpec, out_dir: Path, seed: int, **extra: Any) -> Any:
         warmup_steps=t.warmup_ratio,  # a fraction < 1 is read as a ratio
         optim=t.optim,
         adam_epsilon=t.adam_epsilon,
-        # TRL counts completions per device step: batch_size prompts x group_size samples per
-        # optimizer step for the whole job, split over the launched processes.
+        # TRL counts completions per device micro-step: batch_size prompts x group_size samples
+        # per optimizer step for the whole job, split over the launched processes and the
+        # gradient accumulation steps; one generation feeds rollout_batch_size / batch_size
+        # optimizer steps (steps_per_generation, in micro-steps).
         per_device_train_batch_size=per_device_batch(t),
-        gradient_accumulation_steps=1,
-        steps_per_generation=1,
+        **optimizer_kwargs(t),
+        **policy_loss_kwargs(t),
         num_generations=t.group_size,
         beta=t.beta,
         loss_type=t.loss_type,
@@ -316,6 +345,7 @@ def run_stage(
     if resume_from is not None:
         restore_weights(model, resume_from, trust_remote_code=trust_remote_code)
     set_vision_frozen(model, trainer.freeze_vision)
+    drop_empty_image_inputs(model)
     items = drop_long_prompts(items, processor, trainer.max_prompt_length, log=log, stage=stage)
     callback = _metrics_callback(Path(metrics_path), stage, variant)
     guard = StopOnNonFinite(stage, variant)
@@ -395,6 +425,7 @@ def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, 
         optim=t.optim,
         adam_epsilon=t.adam_epsilon,
         per_device_train_batch_size=per_device_batch(t),
+        **optimizer_kwargs(t),
         logging_steps=t.logging_steps,
         **checkpoint_args(t.save_steps),
         seed=seed,

@@ -29,7 +29,8 @@ from typing import Any
 from seethink import __version__
 from seethink.config import Recipe
 from seethink.data.tasks import get_task
-from seethink.data.toyworld.scenes import COLORS, SHAPES, render_scene, sample_scene
+from seethink.data.toyworld.scenes import COLORS, SHAPES, render_scene, sample_world_scene
+from seethink.errors import UserError
 from seethink.training.resume import logged_train_loss
 from seethink.utils import atomic_dir, seed_everything, write_json
 
@@ -51,6 +52,9 @@ PROCEDURE_REVISION = 2
 _KEYED_ONLY_WHEN_SET: dict[str, dict[str, Any]] = {
     "toy_model": {"image_after_text": False},
     "warmstart": {"vision_heads": "joint", "direct_fraction": 0.0},
+    # The perception-difficulty knobs: at these values the world is the original one.
+    "toy": {"object_scale": 1.0, "jitter_px": 0, "rotate": 0, "shapes": ["circle", "square", "triangle"],
+            "sizes": [], "shades": False, "color_distance": 40.0, "distractors": 0, "noise": 0.0},
 }
 
 
@@ -68,7 +72,7 @@ def cache_key(recipe: Recipe) -> str:
             "version": __version__,
             "procedure": PROCEDURE_REVISION,
             "toy_model": _key_section("toy_model", recipe.toy_model),
-            "toy": asdict(recipe.toy),
+            "toy": _key_section("toy", recipe.toy),
             "warmstart": _key_section("warmstart", recipe.warmstart),
             # A fingerprint of the generated data, so a change to the generators or prompt
             # templates invalidates the cache even when no setting changed.
@@ -211,6 +215,14 @@ def _attribute_heads(model: Any, processor: Any, kind: str) -> list[Any]:
     return []
 
 
+def _check_one_cell_per_token(world: Any) -> None:
+    """Vision pretraining names the one object of each merged image token (3 shapes x 4 colours)."""
+    if world.cell_px != 28 or list(world.shapes) != list(SHAPES) or world.sizes:
+        raise UserError("the toy warm start labels one cell per 28 px image token with the shapes circle, square "
+                        "and triangle; toy.cell_px other than 28, toy.shapes and toy.sizes are for worlds whose base "
+                        "is built another way (they are not supported by the warm start yet)")
+
+
 def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print) -> float:
     """Train the vision tower (+ temporary head) to name each cell; returns final cell accuracy."""
     import torch
@@ -218,6 +230,7 @@ def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print
     from tqdm.auto import tqdm
 
     ws, world = recipe.warmstart, recipe.toy
+    _check_one_cell_per_token(world)
     visual = model.model.visual
     hidden = model.config.text_config.hidden_size
     head = torch.nn.Linear(hidden, N_CELL_CLASSES)
@@ -231,7 +244,9 @@ def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print
     model.train()
     bar = tqdm(range(ws.vision_steps), desc="vision pretraining", leave=False, disable=ws.vision_steps < 5)
     for _ in bar:
-        scenes = [sample_scene(rng, world.grid, world.min_shapes, world.max_shapes) for _ in range(ws.vision_batch)]
+        # The setting's own rendering (scale, shifts, shades, noise...); the default world draws
+        # exactly what sample_scene did.
+        scenes = [sample_world_scene(rng, world) for _ in range(ws.vision_batch)]
         images = [render_scene(s, world.cell_px) for s in scenes]
         enc = processor.image_processor(images=images, return_tensors="pt")
         out = visual(enc["pixel_values"], grid_thw=enc["image_grid_thw"])

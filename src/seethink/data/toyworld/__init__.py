@@ -1,6 +1,9 @@
-"""The embedded toy world: coloured shapes on a grid, for all three capabilities (and captions)."""
+"""The embedded toy world: coloured shapes on a grid, for all three capabilities (and captions).
+
+Its settings, perception difficulty included, are one `seethink.config.ToyWorldSpec`.
+"""
 
 from seethink.data.toyworld.generators import caption_items, generate_items
-from seethink.data.toyworld.scenes import Scene, render_scene
+from seethink.data.toyworld.scenes import Scene, render_scene, sample_world_scene
 
-__all__ = ["Scene", "caption_items", "generate_items", "render_scene"]
+__all__ = ["Scene", "caption_items", "generate_items", "render_scene", "sample_world_scene"]

@@ -16,8 +16,12 @@ import hashlib
 import random
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from seethink.data.toyworld.scenes import COLORS, SHAPES, Scene, sample_scene
+from seethink.data.toyworld.scenes import COLORS, SHAPES, Scene, dress_scene, sample_scene
+
+if TYPE_CHECKING:
+    from seethink.config import ToyWorldSpec
 
 LETTERS = "ABCDEFGHIJ"
 TEST_FRACTION = 5  # one item in 5 (by content hash) is held out
@@ -26,6 +30,7 @@ TEST_FRACTION = 5  # one item in 5 (by content hash) is held out
 # shapes and the model then over-counted in visual reasoning (docs/toy-world.md).
 COUNT_OPTIONS = ["0", "1", "2", "3", "4"]
 PERCEPTION_FAMILIES = ("count_color", "count_shape", "color_of", "shape_of", "exists", "relative")
+SIZE_FAMILY = "size_of"  # a seventh perception family, in worlds whose objects have sizes (`toy.sizes`)
 YES_NO = ["yes", "no"]
 _N_OPTIONS = {"count_color": len(COUNT_OPTIONS), "count_shape": len(COUNT_OPTIONS), "color_of": len(COLORS),
               "shape_of": len(SHAPES), "exists": len(YES_NO), "relative": len(YES_NO)}
@@ -42,9 +47,9 @@ def _plural(shape: str) -> str:
     return shape + "s"
 
 
-def _descriptor(rng: random.Random) -> tuple[str, dict]:
+def _descriptor(rng: random.Random, shapes: tuple[str, ...] = SHAPES) -> tuple[str, dict]:
     """A countable group: all shapes of one colour, or all of one kind."""
-    group = {"color": rng.choice(COLORS)} if rng.random() < 0.5 else {"shape": rng.choice(SHAPES)}
+    group = {"color": rng.choice(COLORS)} if rng.random() < 0.5 else {"shape": rng.choice(shapes)}
     return _group_name(group), group
 
 
@@ -79,17 +84,22 @@ def enumerate_matches(scene: Scene, color: str | None = None, shape: str | None 
 def scene_inventory(scene: Scene) -> str:
     """The scene by colour, in a fixed colour order: "red: circle, square. blue: triangle."
 
-    Colours that are absent are left out; shapes of one colour are in reading order.
+    Colours that are absent are left out; shapes of one colour are in reading order. In a
+    world with sizes each shape carries its size ("red: small circle, large square.").
     """
     groups = []
     for c in COLORS:
-        shapes = [o.shape for o in sorted(scene.objects, key=_reading_order) if o.color == c]
+        shapes = [f"{o.size} {o.shape}" if o.size else o.shape
+                  for o in sorted(scene.objects, key=_reading_order) if o.color == c]
         if shapes:
             groups.append(f"{c}: {', '.join(shapes)}.")
     return " ".join(groups)
 
 
 _INVENTORY = re.compile(r"\s*((?:(?:" + "|".join(COLORS) + r"): \w+(?:, \w+)*\.\s*)+)")
+# With sizes an entry is two words ("small circle"); used only for items whose objects have sizes,
+# so the original world's inventories are matched exactly as before.
+_SIZED_INVENTORY = re.compile(r"\s*((?:(?:" + "|".join(COLORS) + r"): \w+ \w+(?:, \w+ \w+)*\.\s*)+)")
 
 
 def inventory_read_right(item: dict, response: str) -> bool | None:
@@ -105,7 +115,8 @@ def inventory_read_right(item: dict, response: str) -> bool | None:
     truth = scene_inventory(Scene.from_facts(facts))
     if not item.get("solution", "").startswith(f"<think> {truth} "):
         return None
-    m = _INVENTORY.match(response.removeprefix("<think>"))
+    sized = any(o.get("size") for o in facts["objects"])
+    m = (_SIZED_INVENTORY if sized else _INVENTORY).match(response.removeprefix("<think>"))
     return m is not None and " ".join(m.group(1).split()) == truth
 
 
@@ -127,9 +138,10 @@ def _solution(think: str, answer: object) -> str:
 # ---------------------------------------------------------------- perception
 
 
-def _perception(rng: random.Random, scene: Scene, family: str, by_colour: bool = False) -> dict | None:
+def _perception(rng: random.Random, scene: Scene, family: str, by_colour: bool = False,
+                shapes: tuple[str, ...] = SHAPES, sizes: tuple[str, ...] = ()) -> dict | None:
     if family in ("count_color", "count_shape"):
-        group = {"color": rng.choice(COLORS)} if family == "count_color" else {"shape": rng.choice(SHAPES)}
+        group = {"color": rng.choice(COLORS)} if family == "count_color" else {"shape": rng.choice(shapes)}
         n, what = scene.count(**group), _group_name(group)
         if not 0 <= n <= 4:
             return None
@@ -138,7 +150,7 @@ def _perception(rng: random.Random, scene: Scene, family: str, by_colour: bool =
     elif family == "color_of":
         # Content-addressed ("the circle"), not position-addressed ("row 2, column 3"):
         # the tiny model never learned to map row/column words to image-token positions.
-        s = rng.choice(SHAPES)
+        s = rng.choice(shapes)
         if scene.count(shape=s) != 1:
             return None
         o = next(o for o in scene.objects if o.shape == s)
@@ -149,7 +161,7 @@ def _perception(rng: random.Random, scene: Scene, family: str, by_colour: bool =
         if scene.count(color=c) != 1:
             return None
         o = next(o for o in scene.objects if o.color == c)
-        q, opts, ans = _mc(f"What shape is the {c} one?", list(SHAPES), o.shape)
+        q, opts, ans = _mc(f"What shape is the {c} one?", list(shapes), o.shape)
         think = f"The {c} one is a {o.shape}. {o.shape} is {ans}."
     elif family == "exists":
         # Ask about a present object half the time, so "no" is not the majority answer.
@@ -157,10 +169,18 @@ def _perception(rng: random.Random, scene: Scene, family: str, by_colour: bool =
             o = rng.choice(scene.objects)
             c, s = o.color, o.shape
         else:
-            c, s = rng.choice(COLORS), rng.choice(SHAPES)
+            c, s = rng.choice(COLORS), rng.choice(shapes)
         present = scene.count(color=c, shape=s) > 0
         q, opts, ans = _mc(f"Is there a {c} {s}?", YES_NO, "yes" if present else "no")
         think = f"{c} {s}: {enumerate_matches(scene, color=c, shape=s, by_colour=by_colour)}. So {opts[LETTERS.index(ans)]}, {ans}."
+    elif family == SIZE_FAMILY:
+        # Of an object named by colour and shape, so only unique ones can be asked about.
+        uniq = [o for o in scene.objects if scene.unique(o.color, o.shape) is o]
+        if not uniq:
+            return None
+        o = rng.choice(uniq)
+        q, opts, ans = _mc(f"What size is the {o.name}?", list(sizes), o.size)
+        think = f"The {o.name} is {o.size}. {o.size} is {ans}."
     else:  # relative position
         uniq = [o for o in scene.objects if scene.unique(o.color, o.shape) is o]
         if len(uniq) < 2:
@@ -184,8 +204,9 @@ def _perception(rng: random.Random, scene: Scene, family: str, by_colour: bool =
 # ---------------------------------------------------------------- visual reasoning
 
 
-def _visual(rng: random.Random, scene: Scene, by_colour: bool = False) -> dict | None:
-    (da, fa), (db, fb) = _descriptor(rng), _descriptor(rng)
+def _visual(rng: random.Random, scene: Scene, by_colour: bool = False,
+            shapes: tuple[str, ...] = SHAPES) -> dict | None:
+    (da, fa), (db, fb) = _descriptor(rng, shapes), _descriptor(rng, shapes)
     if da == db:
         return None
     na, nb = scene.count(**fa), scene.count(**fb)
@@ -267,22 +288,51 @@ def _text(rng: random.Random, steps_min: int, steps_max: int, max_operand: int) 
 CAPABILITIES = ("perception", "text", "visual")
 
 
+def resolve_world(world: ToyWorldSpec | None = None, **loose: Any) -> ToyWorldSpec:
+    """The world to draw from: `world` as given, or one built from loose settings (the older
+    keyword form: grid=..., inventory=...; unset ones take the world's defaults, except that
+    inventory is off). Giving both is an error: a world travels as one spec."""
+    from seethink.config import ToyWorldSpec
+
+    given = {k: v for k, v in loose.items() if v is not None}
+    if world is not None:
+        if given:
+            raise TypeError(f"give the world as a ToyWorldSpec or as keywords, not both ({', '.join(given)})")
+        return world
+    return ToyWorldSpec(**{"inventory": False, **given})
+
+
 def generate_items(
     capability: str,
     n: int,
     split: str,
     seed: int,
+    world: ToyWorldSpec | None = None,
     *,
-    grid: int = 4,
-    min_shapes: int = 2,
-    max_shapes: int = 6,
-    text_steps_min: int = 2,
-    text_steps_max: int = 3,
-    text_max_operand: int = 9,
+    grid: int | None = None,
+    min_shapes: int | None = None,
+    max_shapes: int | None = None,
+    text_steps_min: int | None = None,
+    text_steps_max: int | None = None,
+    text_max_operand: int | None = None,
     task: str | None = None,
-    inventory: bool = False,
+    inventory: bool | None = None,
 ) -> list[dict]:
-    """Draw `n` distinct items of one capability that fall in `split` ("train" | "test")."""
+    """Draw `n` distinct items of one capability that fall in `split` ("train" | "test").
+
+    `world` (a `ToyWorldSpec`) holds every setting of the world; the loose keywords are the
+    older form for a few of them (see `resolve_world`). An item's rendering details (jitter,
+    angles, distractors, noise seed) are drawn from a generator seeded by its content, after
+    the content is fixed, so the same questions and scenes come out at every difficulty that
+    keeps the content (scale, jitter, rotation, shades, distractors, noise, cell size); only
+    their pictures differ.
+    """
+    world = resolve_world(world, grid=grid, min_shapes=min_shapes, max_shapes=max_shapes,
+                          text_steps_min=text_steps_min, text_steps_max=text_steps_max,
+                          text_max_operand=text_max_operand, inventory=inventory)
+    shapes, sizes, inventory = tuple(world.shapes), tuple(world.sizes), world.inventory
+    families = PERCEPTION_FAMILIES + ((SIZE_FAMILY,) if sizes else ())
+    n_options = {**_N_OPTIONS, "shape_of": len(shapes), SIZE_FAMILY: len(sizes)}
     if capability not in CAPABILITIES:
         raise ValueError(f"unknown capability {capability!r}; choose from {CAPABILITIES}")
     if split not in ("train", "test"):
@@ -295,7 +345,7 @@ def generate_items(
     if capability == "text":
 
         def make():
-            return _text(rng, text_steps_min, text_steps_max, text_max_operand), None
+            return _text(rng, world.text_steps_min, world.text_steps_max, world.text_max_operand), None
     else:
 
         def make():
@@ -313,15 +363,15 @@ def generate_items(
                 family, target = "", ""
             elif split == "test":
                 k = len(out)
-                family = PERCEPTION_FAMILIES[k % len(PERCEPTION_FAMILIES)]
-                target = LETTERS[(k // len(PERCEPTION_FAMILIES)) % _N_OPTIONS[family]]
+                family = families[k % len(families)]
+                target = LETTERS[(k // len(families)) % n_options[family]]
             else:
-                family = rng.choice(PERCEPTION_FAMILIES)
-                target = LETTERS[rng.randrange(_N_OPTIONS[family])]
+                family = rng.choice(families)
+                target = LETTERS[rng.randrange(n_options[family])]
             for _ in range(2000):
-                scene = sample_scene(rng, grid, min_shapes, max_shapes)
-                body = (_perception(rng, scene, family, inventory) if family
-                        else _visual(rng, scene, inventory))
+                scene = sample_scene(rng, world.grid, world.min_shapes, world.max_shapes, shapes, sizes)
+                body = (_perception(rng, scene, family, inventory, shapes, sizes) if family
+                        else _visual(rng, scene, inventory, shapes))
                 if body is not None and (not target or body["answer"] == target):
                     return body, scene
             return None, None
@@ -338,6 +388,8 @@ def generate_items(
         if key in seen or split_of(key) != split:
             continue
         seen.add(key)
+        if scene is not None:  # rendering details, from the item's content (default world: none)
+            scene = dress_scene(scene, world, random.Random(f"render:{key}"))
         if inventory and scene is not None:
             body["solution"] = body["solution"].replace("<think> ", f"<think> {scene_inventory(scene)} ", 1)
         digest = hashlib.sha1(key.encode()).hexdigest()[:10]
@@ -370,10 +422,11 @@ def caption_items(
     n: int,
     split: str,
     seed: int,
+    world: ToyWorldSpec | None = None,
     *,
-    grid: int = 4,
-    min_shapes: int = 2,
-    max_shapes: int = 6,
+    grid: int | None = None,
+    min_shapes: int | None = None,
+    max_shapes: int | None = None,
     task: str = "toy_caption",
 ) -> list[dict]:
     """Draw `n` distinct caption items (image in, the scene's caption out) in `split`.
@@ -382,10 +435,11 @@ def caption_items(
     target (`answer` and `solution`) is `scene.caption()` as is, with no `<think>` and no
     `\\boxed{}`; the prompt template `caption` asks only the question. Train and test are
     split by a hash of the content (question + scene) as in `generate_items`, so no held-out
-    caption is ever trained on.
+    caption is ever trained on. `world` as in `generate_items` (its rendering details too).
     """
     from seethink.data.prompts import CAPTION_QUESTION, CAPTION_TEMPLATE
 
+    world = resolve_world(world, grid=grid, min_shapes=min_shapes, max_shapes=max_shapes)
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     rng = random.Random(f"caption:{split}:{seed}")
@@ -396,11 +450,13 @@ def caption_items(
         attempts += 1
         if attempts > 200 * n + 10_000:
             raise RuntimeError(f"could only draw {len(out)} distinct caption items of {n}")
-        scene = sample_scene(rng, grid, min_shapes, max_shapes)
+        scene = sample_scene(rng, world.grid, world.min_shapes, world.max_shapes, tuple(world.shapes),
+                             tuple(world.sizes))
         key = CAPTION_QUESTION + "|" + scene.key()
         if key in seen or split_of(key) != split:
             continue
         seen.add(key)
+        scene = dress_scene(scene, world, random.Random(f"render:{key}"))
         caption = scene.caption()
         out.append(
             {

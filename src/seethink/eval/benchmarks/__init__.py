@@ -64,28 +64,58 @@ def load(name: str, data_dir: str | Path, split: str | None = None) -> list[dict
     single `.parquet` or `.tsv` file."""
     bench = _get(name)
     root = find_data_dir(Path(data_dir), data_dir, bench.markers, bench.name)
+    if root is None:  # not reached: a folder that is given is found or refused
+        raise UserError(f"{bench.name}: data folder not found: {data_dir}")
     return bench.load(root, split)
 
 
-def judge_file(name: str, results_path: str | Path, data_dir: str | Path | None = None) -> list[dict]:
-    """Per-row verdicts (`id`, the extracted/normalised answer, `correct`, ...) in file order."""
-    bench = _get(name)
+def rules(name: str) -> tuple[str, ...]:
+    """The answer-reading rules a benchmark offers; the first is its default (the official or
+    pinned field-standard evaluator's, see docs/benchmarks.md)."""
+    return _get(name).rules
+
+
+def _rule(bench: Benchmark, rule: str | None) -> str:
+    if rule is None:
+        return bench.rules[0]
+    if rule not in bench.rules:
+        raise UserError(
+            f"{bench.name}: unknown rule {rule!r}; choose from {', '.join(bench.rules)}"
+            f" (default {bench.rules[0]})"
+        )
+    return rule
+
+
+def _run(bench: Benchmark, fn: str, results_path: str | Path, data_dir: str | Path | None, rule: str | None):  # noqa: ANN202
     path = Path(results_path).expanduser()
+    chosen = _rule(bench, rule)
     if not path.is_file():
         raise UserError(f"{bench.name}: results file not found: {path}")
-    return bench.judge(path, find_data_dir(path, data_dir, bench.markers, bench.name))
+    root = find_data_dir(path, data_dir, bench.markers, bench.name, optional=bench.data_optional)
+    call = getattr(bench, fn)
+    out = call(path, root, rule=chosen) if len(bench.rules) > 1 else call(path, root)
+    return path, chosen, out
 
 
-def score_file(name: str, results_path: str | Path, data_dir: str | Path | None = None) -> dict:
+def judge_file(
+    name: str, results_path: str | Path, data_dir: str | Path | None = None, *, rule: str | None = None
+) -> list[dict]:
+    """Per-row verdicts (`id`, the extracted/normalised answer, `correct`, ...) in file order.
+    `rule` picks one of `rules(name)` (default: the first, the official reading)."""
+    return _run(_get(name), "judge", results_path, data_dir, rule)[2]
+
+
+def score_file(
+    name: str, results_path: str | Path, data_dir: str | Path | None = None, *, rule: str | None = None
+) -> dict:
     """Re-score an official-format results file; `data_dir` defaults to the folder holding the
-    benchmark's annotation file next to the results file (or one level up)."""
+    benchmark's annotation file next to the results file (or one level up). `rule` picks one of
+    `rules(name)` (default: the first, the official reading); the metrics name it in `rule`."""
     bench = _get(name)
-    path = Path(results_path).expanduser()
-    if not path.is_file():
-        raise UserError(f"{bench.name}: results file not found: {path}")
-    metrics = bench.score(path, find_data_dir(path, data_dir, bench.markers, bench.name))
+    path, chosen, metrics = _run(bench, "score", results_path, data_dir, rule)
+    metrics["rule"] = chosen
     metrics["results_file"] = str(path)
     return metrics
 
 
-__all__ = ["BENCHMARKS", "Benchmark", "judge_file", "load", "save_images", "score_file"]
+__all__ = ["BENCHMARKS", "Benchmark", "judge_file", "load", "rules", "save_images", "score_file"]

@@ -7,7 +7,8 @@
   `can_infer_text`), in its long-standing form: the text with `.()[],:;!*#{}` turned into spaces
   is split on whitespace; exactly one option letter among the tokens is the answer; a refusal
   phrase, or no letter but a lone `Z`, gives "Z"; otherwise, exactly one option text contained in
-  the lower-cased text gives its letter.
+  the lower-cased text gives its letter. A text holding "Failed to obtain answer via API" gives no
+  letter, as in VLMEvalKit. (The pinned current form is in `_vlmevalkit.py`.)
 * `extract_letter(text, letters, options)`: the documented fallback used where an official scorer
   needs a letter but relies on an LLM (see docs/benchmarks.md).
 """
@@ -66,6 +67,8 @@ def final_answer_span(text: str) -> str | None:
 
 
 def can_infer_option(text: str, letters: str) -> str | None:
+    if "Failed to obtain answer via API" in text:  # an API error message is not an answer
+        return None
     for phrase in _REFUSALS:
         if phrase in text:
             return "Z"

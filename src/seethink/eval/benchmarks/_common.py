@@ -21,6 +21,12 @@ class Benchmark:
     results row (`id`, `prediction`, `correct`, ...); `score(results_path, data_dir)` gives the
     aggregate metrics. `markers` are files that identify the benchmark's data folder, so the
     folder can be found next to a results file when the caller does not name it.
+
+    `rules` names the ways of reading answers the benchmark offers; the first is the default and
+    follows the official (or pinned field-standard) evaluator. When there is more than one,
+    `judge` and `score` take a keyword `rule`. With `data_optional`, `data_dir` may be None when
+    no data folder is found: the results rows must then carry every field scoring needs (as the
+    official results files do).
     """
 
     name: str
@@ -30,6 +36,8 @@ class Benchmark:
     markers: tuple[str, ...]
     splits: tuple[str, ...] = field(default=())
     description: str = ""
+    rules: tuple[str, ...] = ("official",)
+    data_optional: bool = False
 
 
 def read_json(path: Path) -> Any:
@@ -40,6 +48,23 @@ def read_json(path: Path) -> Any:
             return json.load(fh)
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text ({exc})") from exc
+    except RecursionError:
+        raise UserError(f"{path}: JSON nested too deeply to read") from None
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """`seethink.utils.read_jsonl` (rows are objects; a bad line names file and row), with
+    undecodable bytes and absurd nesting also reported as UserError."""
+    from seethink.utils import read_jsonl as _read
+
+    try:
+        return _read(path)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text ({exc})") from exc
+    except RecursionError:
+        raise UserError(f"{path}: a JSON line is nested too deeply to read") from None
 
 
 def need(row: dict, key: str, where: str, types: type | tuple[type, ...] | None = None) -> Any:
@@ -71,11 +96,12 @@ def _file_matches(path: Path, markers: tuple[str, ...]) -> bool:
 
 
 def find_data_dir(
-    results_path: Path, data_dir: str | Path | None, markers: tuple[str, ...], name: str
-) -> Path:
+    results_path: Path, data_dir: str | Path | None, markers: tuple[str, ...], name: str, optional: bool = False
+) -> Path | None:
     """The benchmark folder: the one given, else the results file's folder or its parent
     (official layouts keep outputs in a subfolder of the data folder). A single data file
-    (a `.parquet` or `.tsv` file whose name matches a marker) may be given instead of a folder."""
+    (a `.parquet` or `.tsv` file whose name matches a marker) may be given instead of a folder.
+    With `optional`, None when no folder is given or found (the results carry the gold fields)."""
     if data_dir is not None:
         root = Path(data_dir).expanduser()
         if root.is_file() and _file_matches(root, markers):
@@ -86,12 +112,26 @@ def find_data_dir(
             raise UserError(f"{name}: {root} has none of {', '.join(markers)}; is it the {name} folder?")
         return root.resolve()
     for cand in (results_path.parent, results_path.parent.parent):
-        if has_marker(cand, markers):
+        if has_marker(cand, markers) and not _only_itself(cand, results_path, markers):
             return cand.resolve()
+    if optional:
+        return None
     raise UserError(
         f"{name}: cannot find the benchmark folder (with {', '.join(markers)}) next to {results_path};"
         " pass it with --data DIR"
     )
+
+
+def _only_itself(folder: Path, results_path: Path, markers: tuple[str, ...]) -> bool:
+    """Whether the only marker file in `folder` is the results file itself (a VLMEvalKit `.tsv`
+    predictions file is not the benchmark's `.tsv` data)."""
+    hits: set[Path] = set()
+    for m in markers:
+        if any(ch in m for ch in "*?["):
+            hits.update(p.resolve() for p in folder.glob(m) if p.is_file())
+        elif (folder / m).is_file():
+            hits.add((folder / m).resolve())
+    return hits == {results_path.resolve()}
 
 
 def percent(correct: int | float, total: int) -> float:

@@ -5,7 +5,9 @@
   folders (a `Dataset` or a `DatasetDict`). Both are read with the `datasets` library from local
   paths only, never from the hub, into a private temporary cache.
 * VLMEvalKit `.tsv` files.
-* Results files: JSONL (one row per item), a JSON list of rows, or a JSON object id -> row.
+* Results files: JSONL (one row per item), a JSON list of rows, a JSON object id -> row, or the
+  tables VLMEvalKit writes (`.xlsx`, its default, and `.tsv`), read as its `load` reads them with
+  pandas (empty cells are NaN, numbers are numbers); `.xlsx` is parsed here without openpyxl.
 * Images: HF image cells (`{"bytes", "path"}`) and base64 strings are checked with PIL and kept as
   encoded bytes (`image_bytes` in the items); `save_images` writes them to a folder.
 
@@ -22,13 +24,17 @@ import json
 import re
 import sys
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from seethink.errors import UserError
-from seethink.utils import read_jsonl
+
+from ._common import read_jsonl
 
 Rows = list[tuple[str, dict]]
 
@@ -200,11 +206,137 @@ def read_tsv(path: Path) -> Rows:
 _ROW_KEYS = {"id", "index", "response", "prediction", "question_id", "text", "answer", "model_answer"}
 
 
+_XL = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_XL_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
+
+
+def _xl_text(node: ElementTree.Element) -> str:
+    """The text of a shared / inline string as openpyxl gives it: its own `<t>`, then the `<t>`
+    of each rich-text run (`<r>`); phonetic runs (`rPh`) are left out."""
+    plain = node.find(f"{_XL}t")
+    parts = [plain.text or ""] if plain is not None else []
+    parts += [r.findtext(f"{_XL}t") or "" for r in node.findall(f"{_XL}r")]
+    return "".join(parts)
+
+
+def _xl_number(text: str) -> int | float:
+    """A numeric cell as openpyxl reads it and pandas' reader converts it (integral -> int)."""
+    value = float(text) if any(c in text for c in ".eE") else int(text)
+    as_int = int(value) if value == value and value not in (float("inf"), float("-inf")) else None
+    return as_int if as_int is not None and as_int == value else float(value)
+
+
+def _xlsx_table(path: Path) -> list[list[Any]]:
+    """The first sheet of an `.xlsx` file as pandas' openpyxl reader hands it to its parser: rows
+    of cell values ("" for an empty cell, int / float for numbers, NaN for error cells), trailing
+    empty cells and rows trimmed, rows padded to the widest."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            shared: list[str] = []
+            if "xl/sharedStrings.xml" in names:
+                root = ElementTree.fromstring(zf.read("xl/sharedStrings.xml"))
+                # openpyxl drops the `_x005F_` escape of a literal "_" in shared strings
+                shared = [_xl_text(si).replace("x005F_", "") for si in root.iter(f"{_XL}si")]
+            book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+            first = book.find(f"{_XL}sheets/{_XL}sheet")
+            target = "worksheets/sheet1.xml"
+            if first is not None and "xl/_rels/workbook.xml.rels" in names:
+                rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+                for rel in rels.iter(_PKG_REL):
+                    if rel.get("Id") == first.get(_XL_REL):
+                        target = rel.get("Target") or target
+            sheet_name = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            sheet = ElementTree.fromstring(zf.read(sheet_name))
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError, zlib.error, EOFError) as exc:
+        raise UserError(f"{path}: not a readable .xlsx file ({exc})") from exc
+    data: list[list[Any]] = []
+    for row in sheet.iter(f"{_XL}row"):
+        r_attr = row.get("r")
+        number = int(r_attr) if r_attr and r_attr.isdigit() else len(data) + 1
+        while len(data) < number - 1:
+            data.append([])
+        cells: list[Any] = []
+        for c in row.iter(f"{_XL}c"):
+            ref = _CELL_REF.match(c.get("r") or "")
+            if ref:
+                col = 0
+                for ch in ref.group(1):
+                    col = col * 26 + ord(ch) - 64
+                while len(cells) < col - 1:
+                    cells.append("")
+            kind, v = c.get("t", "n"), c.findtext(f"{_XL}v")
+            try:
+                if kind == "inlineStr":
+                    node = c.find(f"{_XL}is")
+                    value: Any = _xl_text(node) if node is not None else ""
+                elif v is None:
+                    value = ""
+                elif kind == "s":
+                    value = shared[int(v)]
+                elif kind == "b":
+                    value = bool(int(v))
+                elif kind == "e":
+                    value = float("nan")
+                elif kind in ("str", "d"):
+                    value = v
+                else:
+                    value = _xl_number(v)
+            except (ValueError, IndexError) as exc:
+                raise UserError(f"{path}: cell {c.get('r')}: unreadable value {v!r} ({exc})") from exc
+            cells.append(value)
+        while cells and cells[-1] == "":
+            cells.pop()
+        data.append(cells)
+    while data and not data[-1]:
+        data.pop()
+    width = max((len(r) for r in data), default=0)
+    return [r + [""] * (width - len(r)) for r in data]
+
+
+def _frame_rows(frame: Any, path: Path) -> Rows:
+    """Rows of a pandas DataFrame as plain Python values (NaN stays float NaN, as pandas has it)."""
+    out: Rows = []
+    for i, rec in enumerate(frame.to_dict("records"), 1):
+        row = {str(k): (v.item() if hasattr(v, "item") and not isinstance(v, (str, bytes)) else v)
+               for k, v in rec.items()}
+        out.append((f"{path}: row {i}", row))
+    return out
+
+
+def read_table(path: Path) -> Rows:
+    """Rows of a VLMEvalKit predictions table, read as VLMEvalKit's `load` reads it:
+    `pd.read_excel(path)` for `.xlsx`, `pd.read_csv(path, sep="\t")` for `.tsv`."""
+    import pandas as pd
+    from pandas.io.parsers import TextParser
+
+    try:
+        if path.suffix == ".xlsx":
+            table = _xlsx_table(path)
+            if not table:
+                raise UserError(f"{path}: empty spreadsheet (no header row)")
+            frame = TextParser(table, header=0, skip_blank_lines=False).read()
+        else:
+            frame = pd.read_csv(path, sep="\t")
+    except UserError:
+        raise
+    except (ValueError, TypeError, OverflowError, UnicodeDecodeError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as exc:
+        raise UserError(f"{path}: not a readable {path.suffix} table ({type(exc).__name__}: {exc})") from exc
+    if len(set(map(str, frame.columns))) != len(frame.columns):
+        raise UserError(f"{path}: repeated column names in the header row")
+    return _frame_rows(frame, path)
+
+
 def read_results(path: Path) -> Rows:
-    """Rows of a results file: JSONL, a JSON list of row objects, or a JSON object id -> row
-    (id -> string is taken as id -> response)."""
+    """Rows of a results file: JSONL, a JSON list of row objects, a JSON object id -> row
+    (id -> string is taken as id -> response), or a VLMEvalKit `.xlsx` / `.tsv` table."""
     if not path.is_file():
         raise UserError(f"{path}: file not found")
+    if path.suffix in (".xlsx", ".tsv"):
+        return read_table(path)
     data = None  # JSONL (POPE's official answer files are JSONL named .json)
     if path.suffix != ".jsonl":
         try:
@@ -213,6 +345,8 @@ def read_results(path: Path) -> Rows:
             pass
         except UnicodeDecodeError as exc:
             raise UserError(f"{path}: not UTF-8 text ({exc})") from exc
+        except RecursionError:
+            raise UserError(f"{path}: JSON nested too deeply to read") from None
     if isinstance(data, dict) and _ROW_KEYS & set(data):
         data = None  # a one-line JSONL file
     if isinstance(data, list):
@@ -253,6 +387,22 @@ def text_field(row: dict, where: str, keys: tuple[str, ...] = ("prediction", "re
     main = "response" if "response" in keys else keys[0]
     others = ", ".join(repr(k) for k in keys if k != main)
     raise UserError(f"{where}: missing field {main!r}" + (f" (or {others})" if others else ""))
+
+
+def table_text(row: dict, where: str, keys: tuple[str, ...] = ("prediction", "response")) -> tuple[str, str]:
+    """Like `text_field`, for rows of the tables VLMEvalKit writes: an empty cell (NaN / null) is
+    empty text and a number is its `str()`; other non-strings raise UserError."""
+    for key in keys:
+        if key in row:
+            value = row[key]
+            if value is None or (isinstance(value, float) and value != value):
+                return key, ""
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return key, str(value)
+            if not isinstance(value, str):
+                raise UserError(f"{where}: field {key!r} should be str, got {type(value).__name__}")
+            return key, value
+    return text_field(row, where, keys)
 
 
 def match_results(

@@ -660,8 +660,8 @@ def value(s: str) -> int | float | None:
         s = s.replace(a, b)
     try:
         v = _Parser(_lex(s)).math()
-    except (_Fail, RecursionError):
-        return None
+    except (_Fail, RecursionError, ValueError):  # ValueError: e.g. a literal past int's 4,300-digit limit
+        return None  # (the official checker's try/except turns any failure into "not a number")
     n = _as_num(v)
     if n is None:
         return None

@@ -9,19 +9,29 @@ Data, either of:
   `save_to_disk`, the same columns plus `image`.
 Default split: `val` (`validation` in the HF release). The test split has no answers.
 
-Results, either the official predictions file (a JSON object question_id ->
-{"multiple_choice": CHOICE_TEXT, "direct_answer": TEXT}) or rows with `id` and any of
-`multiple_choice` (choice text, used verbatim), `direct_answer` (used verbatim), `prediction` /
-`response` (free text: its option letter from `extract_letter`, or a text equal to a choice,
-gives the multiple-choice prediction).
+Results, either the official predictions file written by `evaluation/prepare_predictions.py`
+(a JSON object question_id -> {"multiple_choice": CHOICE_TEXT, "direct_answer": TEXT}, with `{}`
+for a question without a prediction), or rows with `id` and any of `multiple_choice`,
+`direct_answer`, `prediction` / `response`.
 
-Scoring, the official rules, over the whole split (an item without a prediction scores 0, as the
-official script does with strict=False):
+Rules (`rule=`), for the multiple-choice prediction:
+* `official` (default): `multiple_choice` verbatim, else `prediction` / `response` verbatim (the
+  official scorer compares the prediction with the choice text as it is); a row with neither
+  has no prediction;
+* `seethink`: `multiple_choice` verbatim, else `prediction` / `response` read as free text: a
+  text equal to a choice (after stripping) is that choice, otherwise the choice of the letter
+  `extract_letter` finds.
+`direct_answer` is always used verbatim.
+
+Scoring, the official `eval_aokvqa` with strict=False, over the whole split (an item without a
+prediction scores 0); any JSON value is accepted and only an equal string scores:
 * multiple choice: 1 when the prediction equals `choices[correct_choice_idx]`, over all items;
 * direct answer: min(1, #direct_answers equal to the prediction / 3), exact string equality,
   over the items whose `difficult_direct_answer` is false; reported only when the results file
   has `direct_answer` fields.
-`correct` / `total` / `accuracy` are the multiple-choice numbers (percent, 2 decimals).
+`correct` / `total` / `accuracy` are the multiple-choice numbers (percent, 2 decimals);
+`official` holds what `eval_predictions.py` prints (`MC`, `DA`: unrounded percent), each only
+when some row gives that setting.
 """
 
 from __future__ import annotations
@@ -127,19 +137,21 @@ def load(data_dir: Path, split: str | None = None) -> list[dict]:
     return _load(Path(data_dir), split)
 
 
-def mc_prediction(row: dict, where: str, item: dict) -> str | None:
-    """The multiple-choice prediction (a choice text) a results row gives, or None."""
-    if row.get("multiple_choice") is not None:
-        value = row["multiple_choice"]
-        if not isinstance(value, str):
-            raise UserError(f"{where}: field 'multiple_choice' should be str, got {type(value).__name__}")
-        return value
-    for key in ("prediction", "response"):
-        value = row.get(key)
-        if value is None:
+RULES = ("official", "seethink")
+_TEXT_KEYS = ("prediction", "response")
+
+
+def mc_prediction(row: dict, where: str, item: dict, rule: str = "seethink") -> object:
+    """The multiple-choice prediction a results row gives (compared with the choice text by
+    equality), or None."""
+    if "multiple_choice" in row and (rule == "official" or row["multiple_choice"] is not None):
+        return row["multiple_choice"]
+    for key in _TEXT_KEYS:
+        if key not in row or row[key] is None:
             continue
-        if not isinstance(value, str):
-            raise UserError(f"{where}: field {key!r} should be str, got {type(value).__name__}")
+        value = row[key]
+        if rule == "official" or not isinstance(value, str):
+            return value
         if value.strip() in item["options"]:
             return value.strip()
         letters = LETTERS[: len(item["options"])]
@@ -148,14 +160,15 @@ def mc_prediction(row: dict, where: str, item: dict) -> str | None:
     return None
 
 
-def da_score(prediction: str, direct_answers: list[str]) -> float:
+def da_score(prediction: object, direct_answers: list[str]) -> float:
     """The official soft accuracy: min(1, matches / 3)."""
     return min(1.0, sum(prediction == da for da in direct_answers) / 3.0)
 
 
-def judge(results_path: Path, data_dir: Path, items: list[dict] | None = None) -> list[dict]:
+def judge(results_path: Path, data_dir: Path, items: list[dict] | None = None, rule: str = RULES[0]) -> list[dict]:
     """One verdict per results row: id, mc_prediction, correct (multiple choice), da_prediction,
-    da_score (None without a direct answer), difficult_direct_answer."""
+    da_score (None without a direct answer), difficult_direct_answer, and which settings the row
+    gives (`has_mc`, `has_da`)."""
     if items is None:
         items = _load(Path(data_dir), None, images=False)
     if items and items[0]["answer"] is None:
@@ -164,21 +177,20 @@ def judge(results_path: Path, data_dir: Path, items: list[dict] | None = None) -
     split = items[0]["split"] if items else "val"
     verdicts = []
     for where, row, item in match_results(read_results(results_path), gold, f"A-OKVQA {split} in {data_dir}"):
-        if not any(k in row for k in ("multiple_choice", "direct_answer", "prediction", "response")):
-            raise UserError(f"{where}: missing field 'response' (or 'multiple_choice' / 'direct_answer')")
-        mc = mc_prediction(row, where, item)
+        mc = mc_prediction(row, where, item, rule)
+        has_da = "direct_answer" in row
         da = row.get("direct_answer")
-        if da is not None and not isinstance(da, str):
-            raise UserError(f"{where}: field 'direct_answer' should be str, got {type(da).__name__}")
         verdicts.append(
             {
                 "id": item["id"],
                 "mc_prediction": mc,
                 "answer": item["answer"],
-                "correct": mc is not None and mc == item["answer"],
+                "correct": mc == item["answer"],
                 "da_prediction": da,
-                "da_score": None if da is None else da_score(da, item["direct_answers"]),
+                "da_score": da_score(da, item["direct_answers"]) if has_da else None,
                 "difficult_direct_answer": item["difficult_direct_answer"],
+                "has_mc": "multiple_choice" in row or any(row.get(k) is not None for k in _TEXT_KEYS),
+                "has_da": has_da,
             }
         )
     return verdicts
@@ -194,7 +206,7 @@ def aggregate(verdicts: list[dict], items: list[dict]) -> dict:
         "correct": correct,
         "total": total,
         "accuracy": percent(correct, total),
-        "answered": len(verdicts),
+        "answered": sum(v["has_mc"] for v in verdicts),
         "breakdown": {
             "difficult_direct_answer": tally(
                 (str(it["difficult_direct_answer"]).lower(), by_id.get(it["id"], {}).get("correct", False))
@@ -202,7 +214,10 @@ def aggregate(verdicts: list[dict], items: list[dict]) -> dict:
             )
         },
     }
-    if any(v["da_score"] is not None for v in verdicts):
+    official: dict[str, float | None] = {}
+    if any(v["has_mc"] for v in verdicts):
+        official["MC"] = sum(float(v["correct"]) for v in verdicts) / total * 100 if total else None
+    if any(v["has_da"] for v in verdicts):
         da_items = [it for it in items if not it["difficult_direct_answer"]]
         da_sum = sum(by_id[it["id"]]["da_score"] or 0.0 for it in da_items if it["id"] in by_id)
         out["direct_answer"] = {
@@ -210,12 +225,16 @@ def aggregate(verdicts: list[dict], items: list[dict]) -> dict:
             "total": len(da_items),
             "accuracy": round(da_sum / len(da_items) * 100, 2) if da_items else 0.0,
         }
+        # the official sum runs in dataset order; keep that order for bit-equal floats
+        acc = [by_id[it["id"]]["da_score"] or 0.0 if it["id"] in by_id else 0.0 for it in da_items]
+        official["DA"] = sum(acc) / len(acc) * 100 if acc else None
+    out["official"] = official
     return out
 
 
-def score(results_path: Path, data_dir: Path) -> dict:
+def score(results_path: Path, data_dir: Path, rule: str = RULES[0]) -> dict:
     items = _load(Path(data_dir), None, images=False)
-    return aggregate(judge(results_path, data_dir, items), items)
+    return aggregate(judge(results_path, data_dir, items, rule), items)
 
 
 BENCHMARK = Benchmark(
@@ -226,4 +245,5 @@ BENCHMARK = Benchmark(
     markers=MARKERS,
     splits=SPLITS,
     description="A-OKVQA (val 1,145): official multiple-choice accuracy and direct-answer soft accuracy",
+    rules=RULES,
 )

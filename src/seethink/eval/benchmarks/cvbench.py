@@ -13,13 +13,25 @@ Data, either of:
 Item: `id` = idx, `answer` the bare letter ("C"), `answer_raw` "(C)", `options` = choices.
 
 Results: one row per item with `id` (or `idx`) and the model's text in `prediction` or
-`response`. The letter is read with `extract_letter` (documented in docs/benchmarks.md: final
-`\\boxed{}` / "answer is" span, a leading "(B)"/"B.", a single letter token, else a single
-option text); CV-Bench publishes no extraction rule.
+`response`.
 
-Aggregation (the README): accuracy per source; 2D = mean(ADE20K, COCO); 3D = Omni3D;
-CV-Bench = mean(2D, 3D), in percent (2 decimals). With a source or a type absent the means
-run over those present.
+Rules (`rule=`). CV-Bench's dataset card defines only the combined score; its authors' reading
+is in the Cambrian-1 evaluation scripts (cambrian-mllm/cambrian
+539ffc3254bba004e5d012b65c0ad6cb308897c5, `eval/eval/{ade,coco,omni}/*_test.py`, one per source):
+* `cambrian` (default): `extract_mcq_answer`: lower-case and strip; cut after the last of
+  "answer is", "answer is:", "answer:" (each in turn, when present); strip, drop trailing "."
+  (Omni3D: any of ".:,"), a leading "(" and a trailing ")"; keep the first character. Correct
+  when it is the gold letter (lower-cased), or, for Omni3D only, when it equals the gold
+  option's text (so only a one-character option text can match).
+* `seethink`: the letter from `extract_letter` (documented in docs/benchmarks.md: final
+  `\\boxed{}` / "answer is" span, a leading "(B)"/"B.", a single letter token, else a single
+  option text).
+
+Aggregation (the dataset card's formula, as lmms-eval's `cv_bench_default_aggregate_results`
+writes it): accuracy per source; 2D = mean(ADE20K, COCO); 3D = Omni3D; CV-Bench = mean(2D, 3D),
+in percent (2 decimals). With a source or a type absent the means run over those present (the
+formula itself needs all three). `official` holds, per source, what the Cambrian script records
+(`accuracy`, `total_count`, and per task `accuracy` / `total`) and the three means unrounded.
 """
 
 from __future__ import annotations
@@ -27,10 +39,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from seethink.errors import UserError
-from seethink.utils import read_jsonl
 
 from ._choice import extract_letter
-from ._common import Benchmark, image_paths, need, percent, tally
+from ._common import Benchmark, image_paths, need, percent, read_jsonl, tally
 from ._formats import (
     HF_MARKERS,
     hf_splits,
@@ -45,6 +56,7 @@ from ._formats import (
 SPLITS = ("test", "2D", "3D")
 MARKERS = ("test.jsonl", *HF_MARKERS)
 LETTERS = "ABCDEF"
+RULES = ("cambrian", "seethink")
 
 
 def _item(row: dict, where: str, base: Path, images: bool, hf: bool) -> dict:
@@ -111,8 +123,31 @@ def load(data_dir: Path, split: str | None = None) -> list[dict]:
     return _load(Path(data_dir), split)
 
 
-def judge(results_path: Path, data_dir: Path) -> list[dict]:
-    """One verdict per results row: id, prediction (letter or None), answer, correct, groups."""
+def cambrian_extract(text: str, source: str) -> str:
+    """`extract_mcq_answer` of the Cambrian test script for the item's source."""
+    text = text.lower().strip()
+    for answer_keyword in ("answer is", "answer is:", "answer:"):
+        if answer_keyword in text:
+            text = text.split(answer_keyword)[-1]
+    text = text.strip().rstrip(".:," if source == "Omni3D" else ".").lstrip("(").rstrip(")")
+    if len(text) > 1:
+        text = text[0]
+    return text
+
+
+def cambrian_correct(answer: str, item: dict) -> bool:
+    gt = item["answer_raw"].lower()[1] if len(item["answer_raw"]) > 1 else item["answer"].lower()
+    if answer == gt:
+        return True
+    if item["source"] == "Omni3D":
+        pos = ord(gt) - ord("a")
+        return 0 <= pos < len(item["options"]) and answer == item["options"][pos]
+    return False
+
+
+def judge(results_path: Path, data_dir: Path, rule: str = RULES[0]) -> list[dict]:
+    """One verdict per results row: id, prediction (letter or None; the extracted character under
+    `cambrian`), answer, correct, groups."""
     gold = {it["id"]: it for it in _load(Path(data_dir), None, images=False)}
     verdicts = []
     for where, row, item in match_results(
@@ -122,14 +157,21 @@ def judge(results_path: Path, data_dir: Path) -> list[dict]:
         lambda r, w: row_id(r, w, ("id", "idx", "index")),
     ):
         _, text = text_field(row, where)
-        letters = LETTERS[: len(item["options"])]
-        letter = extract_letter(text, letters, dict(zip(letters, item["options"], strict=True)))
+        letter: str | None
+        if rule == "cambrian":
+            letter = cambrian_extract(text, item["source"])
+            ok = cambrian_correct(letter, item)
+            letter = letter or None
+        else:
+            letters = LETTERS[: len(item["options"])]
+            letter = extract_letter(text, letters, dict(zip(letters, item["options"], strict=True)))
+            ok = letter == item["answer"]
         verdicts.append(
             {
                 "id": item["id"],
                 "prediction": letter,
                 "answer": item["answer"],
-                "correct": letter == item["answer"],
+                "correct": ok,
                 "source": item["source"],
                 "type": item["type"],
                 "task": item["task"],
@@ -150,6 +192,16 @@ def aggregate(verdicts: list[dict]) -> dict:
     three_d = [frac[s] for s in ("Omni3D",) if s in frac]
     acc_2d, acc_3d = _mean(two_d), _mean(three_d)
     combined = _mean([a for a, present in ((acc_2d, two_d), (acc_3d, three_d)) if present])
+    official: dict = {"sources": {}}
+    for src, row in by_source.items():
+        tasks = tally((v["task"], v["correct"]) for v in verdicts if v["source"] == src)
+        official["sources"][src] = {
+            "accuracy": row["correct"] / row["total"],
+            "total_count": row["total"],
+            **{t: {"accuracy": r["correct"] / r["total"], "total": r["total"]} for t, r in tasks.items()},
+        }
+    official.update({"accuracy_2d": acc_2d if two_d else None, "accuracy_3d": acc_3d if three_d else None,
+                     "cv_bench": combined if two_d or three_d else None})
     return {
         "benchmark": "cvbench",
         "correct": correct,
@@ -164,11 +216,12 @@ def aggregate(verdicts: list[dict]) -> dict:
             "type": tally((v["type"], v["correct"]) for v in verdicts),
             "task": tally((v["task"], v["correct"]) for v in verdicts),
         },
+        "official": official,
     }
 
 
-def score(results_path: Path, data_dir: Path) -> dict:
-    return aggregate(judge(results_path, data_dir))
+def score(results_path: Path, data_dir: Path, rule: str = RULES[0]) -> dict:
+    return aggregate(judge(results_path, data_dir, rule))
 
 
 BENCHMARK = Benchmark(
@@ -178,5 +231,6 @@ BENCHMARK = Benchmark(
     score=score,
     markers=MARKERS,
     splits=SPLITS,
-    description="CV-Bench: 2,638 items (2D ADE20K/COCO, 3D Omni3D); README's combined score",
+    description="CV-Bench: 2,638 items (2D ADE20K/COCO, 3D Omni3D); Cambrian's reading, README's combined score",
+    rules=RULES,
 )

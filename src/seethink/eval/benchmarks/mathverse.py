@@ -13,25 +13,37 @@ Data, either of:
 Splits: `testmini` (default), `testmini_text_only`.
 
 Results: one row per item with `id` (or `sample_index`) and `response` (`model_answer`, the
-official output field, is accepted too); a row with `extraction` (the official step-1 output)
-uses it as the extracted answer; `prediction` is taken as an extracted answer as well.
+official output field, is accepted too); the official step-1 output (`extraction` added) and
+step-2 output (`judgement` 0/1 added), JSON lists of the template's rows, are read as they are.
+`prediction` is taken as an extracted answer as well.
 
-Judging. The official pipeline extracts the answer with GPT-4 and asks GPT-4 whether it matches.
-The rule-based fallback here:
-* extraction (rows without `extraction` / `prediction`): the final-answer span (after any
-  `</think>`: the last `\\boxed{...}`, else the text after the last "answer is" / "answer:" up to
-  the end of its line); without one, for multiple choice the whole response, for free-form the
-  last number (when the gold answer is a number) or else the last non-empty line;
-* multiple choice (`question_type` multi-choice, gold a letter): the letter from
-  `extract_letter` on the extraction (options parsed from the "Choices:" block of the question:
-  "A:2", "B:2√{3}", ...) must equal the gold letter;
-* free-form: equal to the gold answer after stripping spaces and `$`, case-insensitive (the
-  official quick-match is exact equality), or equivalent under `seethink.rewards.math_equal`
-  (numbers, fractions and LaTeX via math-verify).
+Judging. The official pipeline extracts the answer with GPT-4 (`extract_answer_s1.py`) and asks
+GPT-4 whether it matches (`score_answer_s2.py`); with `--quick_match` step 2 is rule-based:
+correct when `answer == extraction`, exact string equality. Rules (`rule=`):
+* `official` (default): a row's `judgement` (0/1, step 2's output, or `seethink judge
+  mathverse`'s) decides; else its `extraction` is compared with the answer by the official
+  quick match (exact, unstripped; the row's own `answer` when it has one, as step 2 reads it);
+  a row without `extraction` is extracted by rules first (GPT-4's step 1 stand-in, counted in
+  `extracted_by_rules`: for multiple choice the letter `extract_letter` reads from the
+  rule-based extraction below, else that extraction without a trailing period), then
+  quick-matched.
+* `seethink`: `judgement` decides as above; otherwise the rule-based extraction (or the row's
+  `extraction`) is judged leniently: multiple choice (`question_type` multi-choice, gold a
+  letter) by the letter `extract_letter` reads from it (options parsed from the "Choices:" block:
+  "A:2", "B:2√{3}", ...); free-form equal to the gold answer after stripping spaces and `$`,
+  case-insensitive, or equivalent under `seethink.rewards.math_equal` (numbers, fractions and
+  LaTeX via math-verify).
+The rule-based extraction: the final-answer span (after any `</think>`: the last `\\boxed{...}`,
+else the text after the last "answer is" / "answer:" up to the end of its line); without one,
+for multiple choice the whole response, for free-form the last number (when the gold answer is
+a number) or else the last non-empty line.
 With `seethink judge mathverse` an OpenAI-compatible LLM fills `extraction` and a 0/1
-`judgement` (the official two steps); rows with a `judgement` are scored by it.
-Aggregation, as the official script: overall accuracy and accuracy per `problem_version`,
-per `subject` and per `subfield` (metadata), in percent (2 decimals, as lmms-eval prints them).
+`judgement` (the official two steps).
+Aggregation, as `score_answer_s2.py` prints it: overall accuracy and accuracy per
+`problem_version`, per `subject` and per subject-subfield group (`Plane Geometry-Length` and
+`Solid Geometry-Length` are different groups), in percent (2 decimals); `official` holds the
+printed lines' values (`<subject>-<subfield> Acc`, `<subject> Acc`, `Total Acc`, `<version> Acc`,
+`Acc`) as unrounded fractions (the script prints them with 3 decimals).
 """
 
 from __future__ import annotations
@@ -56,7 +68,8 @@ from ._formats import (
 
 SPLITS = ("testmini", "testmini_text_only")
 MARKERS = ("testmini.json", "testmini_text_only.json", *HF_MARKERS)
-BREAKDOWN_KEYS = ("problem_version", "subject", "subfield", "question_type")
+BREAKDOWN_KEYS = ("problem_version", "subject", "subject_subfield", "question_type")
+RULES = ("official", "seethink")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
 
@@ -86,6 +99,7 @@ def _item(row: dict, where: str, base: Path, images: bool, hf: bool) -> dict:
         "options": list(choices.values()),
         "option_letters": list(choices),
         "answer": str(need(row, "answer", where, (str, int, float))).strip(),
+        "answer_raw": row["answer"],
         "images": paths,
         **({"image_bytes": blobs} if hf else {}),
         "question_type": need(row, "question_type", where, str),
@@ -173,7 +187,25 @@ def is_correct(extraction: str, item: dict) -> tuple[bool, str | None]:
     return math_equal(extraction, gold), None
 
 
-def judge(results_path: Path, data_dir: Path) -> list[dict]:
+def standin_extraction(response: str, item: dict) -> str:
+    """What step 1 (GPT-4) is asked to copy out, by rules: for multiple choice the option letter
+    (`extract_letter` on the rule-based extraction), else the rule-based extraction without a
+    trailing period."""
+    extraction = extract_answer(response, item)
+    gold = item["answer"]
+    if item["question_type"] == "multi-choice" and len(gold) == 1 and gold.isalpha():
+        letters = "".join(item["option_letters"]) or "ABCDE"
+        letter = extract_letter(extraction, letters, dict(zip(item["option_letters"], item["options"], strict=True)))
+        return letter or extraction
+    return extraction.strip().rstrip(".").strip()
+
+
+def quick_match(answer: object, extraction: object) -> bool:
+    """`score_answer_s2.py --quick_match`: `inst['answer'] == inst['extraction']`."""
+    return answer == extraction
+
+
+def judge(results_path: Path, data_dir: Path, rule: str = RULES[0]) -> list[dict]:
     """One verdict per results row: id, extraction, letter, correct, extracted_by, groups."""
     gold = _gold(Path(data_dir))
     gold_desc = f"MathVerse testmini in {data_dir}"
@@ -187,13 +219,23 @@ def judge(results_path: Path, data_dir: Path) -> list[dict]:
         else:
             response = row.get("response", row.get("model_answer"))
             if response is None:
-                raise UserError(f"{where}: missing field 'response'")
+                raise UserError(f"{where}: missing field 'response' (or 'model_answer' / 'extraction')")
             if not isinstance(response, str):
                 raise UserError(f"{where}: field 'response' should be str, got {type(response).__name__}")
-            extraction, by = extract_answer(response, item), "rules"
-        ok, letter = is_correct(extraction, item)
-        if row.get("judgement") in (0, 1, "0", "1"):  # the LLM judge's verdict (`seethink judge mathverse`)
+            if rule == "official":
+                extraction = standin_extraction(response, item)
+            else:
+                extraction = extract_answer(response, item)
+            by = "rules"
+        letter = None
+        if rule == "official":
+            answer = row["answer"] if isinstance(row.get("answer"), str) else item["answer_raw"]
+            ok = quick_match(answer, extraction)
+        else:
+            ok, letter = is_correct(extraction, item)
+        if row.get("judgement") in (0, 1, "0", "1"):  # step 2's verdict (official GPT-4 or `seethink judge`)
             ok, by = str(row["judgement"]) == "1", "judge"
+        meta = item["metadata"]
         verdicts.append(
             {
                 "id": item["id"],
@@ -204,13 +246,42 @@ def judge(results_path: Path, data_dir: Path) -> list[dict]:
                 "extracted_by": by,
                 "groups": {
                     "problem_version": item["problem_version"],
-                    "subject": item["metadata"]["subject"],
-                    "subfield": item["metadata"]["subfield"],
+                    "subject": meta["subject"],
+                    "subfield": meta["subfield"],
+                    "subject_subfield": f"{meta['subject']}-{meta['subfield']}",
                     "question_type": item["question_type"],
                 },
             }
         )
     return verdicts
+
+
+def official_lines(verdicts: list[dict]) -> dict[str, float]:
+    """The values `score_answer_s2.py` prints, unrounded, keyed by its labels."""
+    out: dict[str, float] = {}
+    by_subject: dict[str, dict[str, list[bool]]] = {}
+    by_version: dict[str, list[bool]] = {}
+    for v in verdicts:
+        g = v["groups"]
+        by_subject.setdefault(g["subject"], {}).setdefault(g["subfield"], []).append(v["correct"])
+        by_version.setdefault(g["problem_version"], []).append(v["correct"])
+    right = total = 0
+    for subject, fields in by_subject.items():
+        s_right = s_total = 0
+        for subfield, oks in fields.items():
+            out[f"{subject}-{subfield} Acc"] = sum(oks) / len(oks)
+            s_right += sum(oks)
+            s_total += len(oks)
+        out[f"{subject} Acc"] = s_right / s_total
+        right += s_right
+        total += s_total
+    if total:
+        out["Total Acc"] = right / total
+    for version, oks in by_version.items():
+        out[f"{version} Acc"] = sum(oks) / len(oks)
+    if total:
+        out["Acc"] = right / total
+    return out
 
 
 def _result_key(row: dict, where: str) -> str:
@@ -238,11 +309,12 @@ def aggregate(verdicts: list[dict]) -> dict:
         "accuracy": percent(correct, len(verdicts)),
         "extracted_by_rules": sum(v["extracted_by"] == "rules" for v in verdicts),
         "breakdown": {k: tally((v["groups"][k], v["correct"]) for v in verdicts) for k in BREAKDOWN_KEYS},
+        "official": official_lines(verdicts),
     }
 
 
-def score(results_path: Path, data_dir: Path) -> dict:
-    return aggregate(judge(results_path, data_dir))
+def score(results_path: Path, data_dir: Path, rule: str = RULES[0]) -> dict:
+    return aggregate(judge(results_path, data_dir, rule))
 
 
 BENCHMARK = Benchmark(
@@ -252,5 +324,6 @@ BENCHMARK = Benchmark(
     score=score,
     markers=MARKERS,
     splits=SPLITS,
-    description="MathVerse testmini: 3,940 items in 5 versions; rule-based fallback for the GPT judge",
+    description="MathVerse testmini: 3,940 items in 5 versions; official quick match, rule-based stand-in for GPT-4",
+    rules=RULES,
 )

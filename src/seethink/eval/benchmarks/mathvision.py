@@ -19,9 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from seethink.errors import UserError
-from seethink.utils import read_jsonl, write_jsonl
+from seethink.utils import write_jsonl
 
-from ._common import Benchmark, image_paths, need, percent, tally
+from ._common import Benchmark, image_paths, need, percent, read_jsonl, tally
 from ._latex_value import rounded, value
 
 SPLITS = ("testmini", "test")

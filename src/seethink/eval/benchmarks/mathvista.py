@@ -4,7 +4,10 @@ Results format (official `output_*.json`): a JSON object mapping pid -> row with
 `extraction` (other official fields such as `prediction`/`true_false` are ignored and recomputed).
 Gold answers, answer types, precision and choices come from `testmini.json`; the breakdown labels
 come from the row's own `metadata` when it has one (as in the official script), else from
-`testmini.json`.
+`testmini.json`. When no `testmini.json` is found (beside the file or one level up) and none is
+given, the file is scored from its own rows, as `calculate_score.py` does: each row must carry
+`question_type`, `answer_type`, `choices`, `precision`, `answer` and `metadata`, as the official
+output files do.
 
 Scoring follows the official `evaluation/calculate_score.py` (lupantech/MathVista):
 * multiple choice: the extraction is stripped; a letter in parentheses "(B)" is taken as the
@@ -195,9 +198,39 @@ def load(data_dir: Path, split: str | None = None) -> list[dict]:
     return items
 
 
-def judge(results_path: Path, data_dir: Path) -> list[dict]:
-    """One verdict per results row: id, extraction, prediction, correct, extracted_by."""
-    gold = {it["id"]: it for it in load(data_dir)}
+def _row_item(pid: str, row: dict, where: str) -> dict:
+    """The gold fields `calculate_score.py` reads from the results row itself."""
+    hint = " (no testmini.json found near the results file; pass --data DIR, or use the official output rows)"
+    for key in ("question_type", "answer_type", "choices", "precision", "answer", "metadata"):
+        if key not in row:
+            raise UserError(f"{where}: missing field {key!r}{hint}")
+    qtype, atype = row["question_type"], row["answer_type"]
+    if not isinstance(qtype, str) or not isinstance(atype, str):
+        raise UserError(f"{where}: fields 'question_type' and 'answer_type' should be str{hint}")
+    choices = row["choices"]
+    if qtype == "multi_choice" and (not isinstance(choices, list) or not choices):
+        raise UserError(f"{where}: field 'choices' should be a non-empty list for a multi_choice item")
+    precision = row["precision"]
+    if atype == "float" and (not isinstance(precision, (int, float)) or isinstance(precision, bool)
+                             or precision != precision or abs(precision) > 1e6):
+        raise UserError(f"{where}: field 'precision' should be a number for a float item, got {precision!r}")
+    if not isinstance(row["metadata"], dict):
+        raise UserError(f"{where}: field 'metadata' should be an object")
+    return {
+        "id": str(pid),
+        "question_type": qtype,
+        "answer_type": atype,
+        "choices": [str(c) for c in choices] if qtype == "multi_choice" else choices,
+        "precision": precision,
+        "answer": row["answer"],
+        "metadata": row["metadata"],
+    }
+
+
+def judge(results_path: Path, data_dir: Path | None) -> list[dict]:
+    """One verdict per results row: id, extraction, prediction, correct, extracted_by. Without
+    `data_dir` the gold fields come from the rows themselves (see the module docstring)."""
+    gold = {it["id"]: it for it in load(data_dir)} if data_dir is not None else None
     results = read_json(results_path)
     if not isinstance(results, dict):
         raise UserError(f"{results_path}: expected a JSON object pid -> row (the official output format)")
@@ -206,9 +239,12 @@ def judge(results_path: Path, data_dir: Path) -> list[dict]:
         where = f"{results_path}: row {pid}"
         if not isinstance(row, dict):
             raise UserError(f"{where}: not a JSON object")
-        if str(pid) not in gold:
-            raise UserError(f"{where}: pid {pid!r} is not in {data_dir / 'testmini.json'}")
-        item = gold[str(pid)]
+        if gold is None:
+            item = _row_item(str(pid), row, where)
+        elif str(pid) not in gold:
+            raise UserError(f"{where}: pid {pid!r} is not in {Path(str(data_dir)) / 'testmini.json'}")
+        else:
+            item = gold[str(pid)]
         if "extraction" in row:
             extraction, by = row["extraction"], "file"
         else:
@@ -219,7 +255,12 @@ def judge(results_path: Path, data_dir: Path) -> list[dict]:
         own = row.get("metadata")
         meta: dict = own if isinstance(own, dict) else item["metadata"]
         for key in _META_KEYS:
-            need(meta, key, f"{where} metadata")
+            value = need(meta, key, f"{where} metadata")
+            ok = (isinstance(value, list) and all(isinstance(x, str) for x in value)) if key == "skills" else (
+                isinstance(value, (str, int, float)) and not isinstance(value, bool))
+            if not ok:
+                want = "a list of strings" if key == "skills" else "a string"
+                raise UserError(f"{where}: field 'metadata.{key}' should be {want}, got {value!r}")
         verdicts.append(
             {
                 "id": str(pid),
@@ -253,7 +294,7 @@ def aggregate(verdicts: list[dict]) -> dict:
     }
 
 
-def score(results_path: Path, data_dir: Path) -> dict:
+def score(results_path: Path, data_dir: Path | None) -> dict:
     return aggregate(judge(results_path, data_dir))
 
 
@@ -291,4 +332,5 @@ BENCHMARK = Benchmark(
     markers=MARKERS,
     splits=SPLITS,
     description="MathVista testmini: 1,000 items, official calculate_score rules",
+    data_optional=True,
 )

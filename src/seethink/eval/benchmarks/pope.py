@@ -12,16 +12,23 @@ Data, either of:
 
 Item ids are `SPLIT/QUESTION_ID` (question ids restart in every split).
 
-Results: one row per item with `id` ("random/17"), or `question_id` plus `split` (or
-`category`), and the model's text in `prediction`, `response`, `text` (LLaVA answer files) or
-`answer` (POPE answer files), first present wins.
+Results, any of:
+* the official answer file (one per split, the README's format): JSONL rows `question`, `answer`
+  in the order of the label file's questions, no ids; they are matched by position, as
+  `evaluate.py` zips answers with labels. The split comes from the row's `split` / `category`,
+  else from the file name (`..._random...`), else from the data when it holds one split;
+* LLaVA's answer file (`question_id`, `text`; one per split, the split found the same way);
+* rows with `id` ("random/17"), or `question_id` plus `split` (or `category`).
+The model's text is the first present of `prediction`, `response`, `answer` (POPE answer files)
+and `text` (LLaVA answer files).
 
 Scoring follows the official `evaluate.py` (AoiDragon/POPE, also LLaVA's `eval_pope.py`):
 the text is cut at its first "." (first sentence), commas are removed, it is split on single
 spaces, and it is "no" when one of the words is exactly `No`, `not` or `no`, else "yes".
 Positive = yes: accuracy, precision TP/(TP+FP), recall TP/(TP+FN), F1 and yes-ratio (share of
 "yes" predictions), per split and pooled, in percent (2 decimals). A zero denominator gives 0
-(the official script divides by zero).
+(the official script divides by zero). `splits.<name>.official` holds what `evaluate.py`
+prints for that split (unrounded fractions; None where it would divide by zero).
 """
 
 from __future__ import annotations
@@ -29,9 +36,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from seethink.errors import UserError
-from seethink.utils import read_jsonl
 
-from ._common import Benchmark, need, tally
+from ._common import Benchmark, need, read_jsonl, tally
 from ._formats import (
     HF_MARKERS,
     hf_splits,
@@ -161,22 +167,54 @@ def load(data_dir: Path, split: str | None = None) -> list[dict]:
     return _load(Path(data_dir), split)
 
 
-def _result_key(row: dict, where: str) -> str:
-    split = row.get("split", row.get("category"))
-    if split is not None:
-        qid = row_id(row, where, ("question_id", "id"))
-        return f"{split}/{qid}"
-    return row_id(row, where)
+_TEXT_KEYS = ("prediction", "response", "answer", "text")
+
+
+def _split_from_name(path: Path) -> str | None:
+    hits = [sp for sp in SPLITS if sp in path.name]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _keys(rows: list[tuple[str, dict]], path: Path, gold: dict[str, dict]) -> list[str]:
+    """The item id of each results row: `id` / `index`; `question_id` within the row's split
+    (or the file's); else the next question of that split, in order (official answer files)."""
+    present = sorted({it["split"] for it in gold.values()}, key=SPLITS.index)
+    by_split = {sp: [k for k, it in gold.items() if it["split"] == sp] for sp in present}
+    file_split = _split_from_name(path)
+    position = dict.fromkeys(present, 0)
+    out = []
+    for where, row in rows:
+        if row.get("id") not in (None, "") or row.get("index") not in (None, ""):
+            out.append(row_id(row, where))
+            continue
+        split = row.get("split", row.get("category"))
+        if split is None:
+            split = file_split or (present[0] if len(present) == 1 else None)
+        if not isinstance(split, str) or split not in SPLITS:
+            raise UserError(
+                f"{where}: cannot tell the POPE split of this row (no 'split' / 'category' field, and the file"
+                f" name names none of {', '.join(SPLITS)}); give ids like 'random/17'"
+            )
+        if row.get("question_id") not in (None, ""):
+            out.append(f"{split}/{row_id(row, where, ('question_id',))}")
+            continue
+        items = by_split.get(split, [])
+        n = position.get(split, 0)
+        if n >= len(items):
+            raise UserError(f"{where}: more answers than the {len(items)} {split} questions in the data")
+        position[split] = n + 1
+        out.append(items[n])
+    return out
 
 
 def judge(results_path: Path, data_dir: Path) -> list[dict]:
     """One verdict per results row: id, split, prediction (yes/no), answer, correct."""
     gold = {it["id"]: it for it in _load(Path(data_dir), None, images=False)}
+    rows = read_results(results_path)
+    keys = iter(_keys(rows, results_path, gold))
     verdicts = []
-    for where, row, item in match_results(
-        read_results(results_path), gold, f"POPE in {data_dir}", _result_key
-    ):
-        _, text = text_field(row, where, ("prediction", "response", "text", "answer"))
+    for where, row, item in match_results(rows, gold, f"POPE in {data_dir}", lambda r, w: next(keys)):
+        _, text = text_field(row, where, _TEXT_KEYS)
         pred = yes_no(text)
         verdicts.append(
             {
@@ -211,6 +249,19 @@ def _rates(pairs: list[tuple[str, str]]) -> dict:
 _RATES = ("accuracy", "precision", "recall", "f1", "yes_ratio")
 
 
+def official_print(pairs: list[tuple[str, str]]) -> dict:
+    """What the official evaluate.py prints for one split (None where it divides by zero)."""
+    r = _rates(pairs)["counts"]
+    tp, fp, tn, fn = r["tp"], r["fp"], r["tn"], r["fn"]
+    precision = tp / (tp + fp) if tp + fp else None
+    recall = tp / (tp + fn) if tp + fn else None
+    f1 = (2 * precision * recall / (precision + recall)
+          if precision is not None and recall is not None and precision + recall else None)
+    n = len(pairs)
+    return {"TP": tp, "FP": fp, "TN": tn, "FN": fn, "Accuracy": (tp + tn) / n if n else None,
+            "Precision": precision, "Recall": recall, "F1 score": f1, "Yes ratio": (tp + fp) / n if n else None}
+
+
 def binary_metrics(pairs: list[tuple[str, str]]) -> dict:
     """Official POPE numbers from (prediction, label) pairs, yes = positive, in percent."""
     r = _rates(pairs)
@@ -233,7 +284,7 @@ def aggregate(verdicts: list[dict]) -> dict:
     return {
         "benchmark": "pope",
         **binary_metrics([(v["prediction"], v["answer"]) for v in verdicts]),
-        "splits": {s: binary_metrics(p) for s, p in pairs.items()},
+        "splits": {s: {**binary_metrics(p), "official": official_print(p)} for s, p in pairs.items()},
         # the mean over the splits present, of the unrounded rates (papers quote the F1 mean)
         "split_mean": {k: round(sum(r[k] for r in raw) / len(raw) * 100, 2) if raw else 0.0 for k in _RATES},
         "breakdown": {"split": tally((v["split"], v["correct"]) for v in verdicts)},

@@ -34,9 +34,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from seethink.errors import UserError
-from seethink.utils import read_jsonl, write_json
+from seethink.utils import write_json
 
-from ._common import Benchmark, image_paths, need, percent, read_json, tally
+from ._common import Benchmark, image_paths, need, percent, read_json, read_jsonl, tally
 
 SPLITS = ("testmini",)
 MARKERS = ("testmini.json",)
