@@ -1,7 +1,7 @@
 """The accuracy reward against hand-judged answers, and against the paper's grader on the same table.
 
 `judged_answers.yaml` holds a few hundred responses with a gold answer and a verdict judged by
-hand, in the groups of issue 22. The reward must be right on every one. The paper's grader
+hand, grouped by failure mode. The reward must be right on every one. The paper's grader
 (EasyR1's math reward: `mathruler` 0.1.0, `extract_boxed_content` then `grade_answer`) is run on
 the same table in a child process (it has no time limit of its own); wherever it is right, ours
 must be right too.
