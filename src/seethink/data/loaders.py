@@ -366,7 +366,10 @@ def parse_row(row: Any, *, fmt: str, mapping: dict[str, str], base_dirs: list[Pa
     if not isinstance(row, dict):
         raise RowError("row", f"expected an object, got {type(row).__name__}")
     if fmt == "easyr1":
-        mapping = {"question": "prompt", "answer": "answer", "images": "images", **mapping}
+        # EasyR1's default keys where the row has them: a text-only set (e.g. math12k) has no
+        # `images` column, and sets read with `data.prompt_key=problem` have no `prompt`.
+        easyr1_keys = {"question": "prompt", "answer": "answer", "images": "images"}
+        mapping = {**{k: v for k, v in easyr1_keys.items() if v in row}, **mapping}
     q_col, q = _column(row, "question", mapping)
     if q_col is None:
         raise RowError("question", f"no question column (tried {', '.join(DEFAULT_COLUMNS['question'])}; "

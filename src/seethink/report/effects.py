@@ -2,7 +2,8 @@
 
 Two kinds of comparison, both paired on the same held-out items:
 - per stage: the model a stage produced against the model it started from, on each
-  capability the stage trained (needs `eval.stages: true` for multi-stage variants);
+  capability the stage trained and on every benchmark the run scored (needs `eval.stages: true`
+  for multi-stage variants);
 - per model: every trained model against the base, on every capability and overall (all
   held-out items pooled), and every pair of trained models (e.g. staged against merged, the
   capability curriculum's central claim) the same way.
@@ -46,9 +47,14 @@ def _summary(run: Path) -> dict:
 def comparisons(summary: dict) -> list[dict[str, Any]]:
     """What to compare: stage effects first, then each trained model against the base."""
     rows: list[dict[str, Any]] = []
+    scored = summary.get("base", {}).get("by_capability", {})
+    benches = [c for c in sorted(scored) if c.startswith("bench:")]
     for variant, chain in summary.get("meta", {}).get("chains", {}).items():
         for link in chain:
-            for cap in link["capabilities"]:
+            # the capabilities the stage trained that were scored (none where only benchmarks
+            # were), then every benchmark: a stage's effect on real benchmarks too
+            trained = [c for c in link["capabilities"] if c in scored] if benches else link["capabilities"]
+            for cap in [*trained, *benches]:
                 rows.append({"kind": "stage", "label": f"{variant}: stage '{link['stage']}'",
                              "before": link["before"], "after": link["after"], "capability": cap})
     caps = [*sorted(summary.get("base", {}).get("by_capability", {})), OVERALL]

@@ -140,7 +140,9 @@ def toy_capabilities(recipe: Recipe) -> dict[str, str]:
                 seen.setdefault(get_task(name).capability, name)
         if s.data and Path(s.data).expanduser().is_file():  # the toy capabilities a data file trains
             for row in read_jsonl(Path(s.data).expanduser()):  # (its images are checked when it is planned)
-                cap = row.get("capability", "")
+                cap, task = row.get("capability", ""), row.get("task")
+                if task and not (str(task).startswith("toy_") and task in TASKS):
+                    continue  # real data shares the capability names (caption_mcq, user_visual, geoqa170k, ...)
                 if f"toy_{cap}" in TASKS and cap not in UNSCORED:
                     seen.setdefault(cap, f"toy_{cap}")
     return seen
