@@ -8,6 +8,13 @@ batches length-sorted items with the KV cache (`seethink.eval.engine.generate`).
 are checked to be identical. Target: >= 4x on CPU with the tiny model.
 
     python benchmarks/eval_throughput.py [--items 16] [--max-new-tokens 32] [--batch-size 16] [--threads 1]
+    python benchmarks/eval_throughput.py --decoding [--items 96]
+
+`--decoding` compares instead the two decode loops on the warm toy base and held-out toy items
+of every capability, at the toy evaluation's settings (batch 32, 80 new tokens, greedy and 4
+samples at temperature 0.6 / top-p 0.95): transformers' `generate` and seethink's lean loop
+(`seethink.models.fastgen`, on by default: `eval.fast_generation`), alternating, in one run, and
+checks that both give the same responses.
 
 Two torch threads on a machine whose cores are busy (e.g. with a training job) make both sides
 several times slower and the ratio noise; measure with --threads 1 there.
@@ -33,7 +40,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads (default: SEETHINK_THREADS or min(2, cores)); use 1 on a busy machine")
     ap.add_argument("--data", type=Path, default=SHARED_MATHV, help="MATH-Vision folder (toy items if absent)")
+    ap.add_argument("--decoding", action="store_true", help="lean decode loop vs transformers' generate")
+    ap.add_argument("--reps", type=int, default=2, help="--decoding: alternating repetitions")
     args = ap.parse_args()
+    if args.decoding:
+        decoding(args)
+        return
 
     from seethink.data.images import item_images
     from seethink.data.prompts import render_prompt
@@ -98,6 +110,48 @@ def main() -> None:
         }, indent=2))
         if same != len(items):
             raise SystemExit(f"outputs differ on {len(items) - same} of {len(items)} items")
+
+
+def decoding(args: argparse.Namespace) -> None:
+    """Toy evaluation's generation through both decode loops, alternating; ratio and identity."""
+    from seethink.config import ToyWorldSpec
+    from seethink.data.images import item_images
+    from seethink.data.prompts import render_prompt
+    from seethink.data.tasks import get_task
+    from seethink.eval.engine import generate
+    from seethink.models.load import load_model
+    from seethink.training.warmstart import shipped_base
+    from seethink.utils import pin_threads
+
+    threads = pin_threads(args.threads or 1)
+    model, processor = load_model(shipped_base())
+    per = max(1, args.items // 3)
+    items = [it for cap in ("perception", "text", "visual")
+             for it in get_task(f"toy_{cap}").generate(per, "test", 777, ToyWorldSpec())]
+    convs = [[{"role": "user", "content": render_prompt(it)}] for it in items]
+    imgs = [item_images(it) for it in items]
+    modes = {"greedy": {"temperature": 0.0}, "4 samples": {"temperature": 0.6, "top_p": 0.95,
+                                                           "num_return_sequences": 4}}
+    times: dict[tuple[str, bool], float] = {}
+    outs: dict[tuple[str, bool], list] = {}
+    for _ in range(args.reps):
+        for mode, kw in modes.items():
+            for fast in (False, True):
+                t0 = time.perf_counter()
+                outs[mode, fast] = generate(model, processor, convs, imgs, max_new_tokens=80, batch_size=32,
+                                            seed=1, fast=fast, **kw)
+                times[mode, fast] = times.get((mode, fast), 0.0) + time.perf_counter() - t0
+    result = {"items": len(items), "threads": threads, "reps": args.reps}
+    for mode in modes:
+        hf, lean = times[mode, False] / args.reps, times[mode, True] / args.reps
+        same = sum(a == b for a, b in zip(outs[mode, False], outs[mode, True], strict=True))
+        result[mode] = {"transformers_s": round(hf, 2), "lean_s": round(lean, 2), "ratio": round(hf / lean, 2),
+                        "identical_items": f"{same}/{len(items)}"}
+        print(f"{mode:<10} transformers {hf:7.2f}s  lean {lean:7.2f}s  ratio {hf / lean:5.2f}x  "
+              f"identical {same}/{len(items)}", flush=True)
+    total = sum(times[m, False] for m in modes) / sum(times[m, True] for m in modes)
+    result["ratio_all"] = round(total, 2)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

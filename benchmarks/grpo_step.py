@@ -9,7 +9,10 @@ generation (`_generate_single_turn`: the rollouts), reward (`_calculate_rewards`
 (the rest of `_generate_and_score_completions`: the reference model's and, when needed, the
 old policy's log-probs), policy forward + backward (the rest of `training_step`), optimizer
 (`optimizer.step` and the scheduler), and other (data loading, logging, callbacks). The first
-steps warm up and are left out of the split.
+steps warm up and are left out of the split. Both decode loops run, alternating, in one run:
+transformers' `generate` and seethink's lean loop (`trainer.fast_generation`, the default;
+`seethink.models.fastgen`), after two checks of the same math: greedy tokens identical on a toy
+batch, and the loss TRL logs at step 0 equal on both paths (same seed, so same rollouts).
 
 The scaling table times a few steps at other group sizes, prompts per step and completion
 lengths, so a run's length can be predicted from its settings. Run it on an idle machine:
@@ -29,6 +32,7 @@ from typing import Any
 
 TIMES: dict[str, float] = defaultdict(float)
 STEP_TIMES: list[float] = []
+LOSSES: list[float] = []
 
 
 @contextlib.contextmanager
@@ -73,10 +77,15 @@ def instrument() -> Any:
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             STEP_TIMES.append(time.perf_counter() - self.t0)
 
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
+            if logs and "loss" in logs:
+                LOSSES.append(float(logs["loss"]))
+
     return StepTimer()
 
 
-def run(model: Path, steps: int, batch: int, group: int, length: int, timer: Any) -> tuple[float, dict[str, float]]:
+def run(model: Path, steps: int, batch: int, group: int, length: int, timer: Any,
+        fast: bool = True) -> tuple[float, dict[str, float]]:
     """Mean seconds per step after the warm-up steps, and the split of those steps (s per step)."""
     from unittest import mock
 
@@ -86,10 +95,11 @@ def run(model: Path, steps: int, batch: int, group: int, length: int, timer: Any
 
     items = get_task("toy_visual").generate(max(64, steps * batch), "train", 0, ToyWorldSpec())
     t = TrainerSpec(max_steps=steps, batch_size=batch, group_size=group, learning_rate=2e-5, beta=0.1,
-                    max_completion_length=length, save_steps=0, bf16=False)
+                    max_completion_length=length, save_steps=0, bf16=False, fast_generation=fast)
     warm = min(3, steps - 1)
     TIMES.clear()
     STEP_TIMES.clear()
+    LOSSES.clear()
     marks: list[dict[str, float]] = []
 
     original = timer.on_step_end
@@ -109,10 +119,54 @@ def run(model: Path, steps: int, batch: int, group: int, length: int, timer: Any
     return sum(STEP_TIMES[warm:]) / n, split
 
 
+ROWS = ("generation", "reward", "reference/old log-probs (scoring)", "policy forward + backward", "optimizer",
+        "other")
+
+
+def _rows(per_step: float, split: dict[str, float]) -> dict[str, float]:
+    gen, reward = split.get("generation", 0.0), split.get("reward", 0.0)
+    rows = {"generation": gen, "reward": reward,
+            "reference/old log-probs (scoring)": split.get("rollout+scoring", 0.0) - gen - reward,
+            "policy forward + backward": split.get("training_step", 0.0) - split.get("rollout+scoring", 0.0),
+            "optimizer": split.get("optimizer", 0.0)}
+    rows["other"] = per_step - sum(rows.values())
+    return rows
+
+
+def same_math(model: Path, timer: Any) -> tuple[bool, float, float]:
+    """Greedy tokens identical on a toy batch, and TRL's logged loss at step 0 on both paths."""
+    import torch
+
+    from seethink.config import ToyWorldSpec
+    from seethink.data.images import item_images
+    from seethink.data.prompts import render_prompt
+    from seethink.data.tasks import get_task
+    from seethink.eval.engine import _with_placeholders
+    from seethink.models import fastgen
+    from seethink.models.load import load_model
+
+    m, processor = load_model(model)
+    items = get_task("toy_visual").generate(8, "test", 5, ToyWorldSpec())
+    texts = [processor.apply_chat_template(_with_placeholders([{"role": "user", "content": render_prompt(it)}], 1),
+                                           add_generation_prompt=True, tokenize=False) for it in items]
+    processor.tokenizer.padding_side = "left"
+    enc = processor(text=texts, images=[item_images(it) for it in items], padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        ref = type(m).generate(m, **enc, max_new_tokens=80, do_sample=False)
+        lean = fastgen.generate(m, **enc, max_new_tokens=80, do_sample=False)
+    greedy_same = ref.shape == lean.shape and bool(torch.equal(ref, lean))
+    losses = []
+    for fast in (False, True):
+        run(model, 2, 4, 5, 80, timer, fast=fast)
+        losses.append(LOSSES[0])
+    return greedy_same, losses[0], losses[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="toy", help="model directory, or toy (the warm base)")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--reps", type=int, default=2, help="alternating repetitions of each path")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-scaling", action="store_true", help="skip the scaling table")
     args = parser.parse_args()
@@ -124,21 +178,30 @@ def main() -> None:
     pin_threads(args.threads)
     model = Path(resolve_model(args.model, load_recipe(None, [])))
     timer = instrument()
-    per_step, split = run(model, args.steps, 4, 5, 80, timer)
-    gen, reward = split.get("generation", 0.0), split.get("reward", 0.0)
-    scoring = split.get("rollout+scoring", 0.0) - gen - reward
-    policy = split.get("training_step", 0.0) - split.get("rollout+scoring", 0.0)
-    rows = {"generation": gen, "reward": reward, "reference/old log-probs (scoring)": scoring,
-            "policy forward + backward": policy, "optimizer": split.get("optimizer", 0.0)}
-    rows["other"] = per_step - sum(rows.values())
-    print(f"\nGRPO step, 4 prompts x 5 samples, <= 80 new tokens, {args.threads} thread(s), "
-          f"{args.steps} steps ({min(3, args.steps - 1)} warm-up left out): {per_step:.3f} s per step")
-    print(f"{'phase':<36} {'s/step':>8} {'share':>7}")
-    for k, v in rows.items():
-        print(f"{k:<36} {v:8.3f} {100 * v / per_step:6.1f}%")
+    greedy_same, loss_hf, loss_lean = same_math(model, timer)
+    per: dict[bool, list[float]] = {False: [], True: []}
+    splits: dict[bool, dict[str, float]] = {False: defaultdict(float), True: defaultdict(float)}
+    for _ in range(args.reps):
+        for fast in (False, True):
+            s, split = run(model, args.steps, 4, 5, 80, timer, fast=fast)
+            per[fast].append(s)
+            for k, v in _rows(s, split).items():
+                splits[fast][k] += v / args.reps
+    hf, lean = sum(per[False]) / args.reps, sum(per[True]) / args.reps
+    print(f"\nGRPO step, 4 prompts x 5 samples, <= 80 new tokens, {args.threads} thread(s), {args.steps} steps "
+          f"({min(3, args.steps - 1)} warm-up left out), {args.reps} alternating repetitions per path")
+    print(f"{'phase (s/step)':<36} {'transformers':>12} {'lean':>8}")
+    for k in ROWS:
+        print(f"{k:<36} {splits[False][k]:12.3f} {splits[True][k]:8.3f}")
+    print(f"{'step':<36} {hf:12.3f} {lean:8.3f}")
+    print(f"\nstep ratio (transformers' generate / lean decoding): {hf / lean:.2f}x "
+          f"(per repetition: {', '.join(f'{a / b:.2f}' for a, b in zip(per[False], per[True], strict=True))})")
+    print(f"generation ratio: {splits[False]['generation'] / splits[True]['generation']:.2f}x")
+    print(f"greedy tokens identical: {greedy_same}; loss at step 0: {loss_hf:.6g} vs {loss_lean:.6g} "
+          f"({'same' if abs(loss_hf - loss_lean) <= 1e-6 + 1e-4 * abs(loss_hf) else 'DIFFERENT'})")
     if args.no_scaling:
         return
-    print("\nseconds per step (8 steps each, 3 warm-up):")
+    print("\nseconds per step, lean decoding (8 steps each, 3 warm-up):")
     print(f"{'prompts':>7} {'group':>5} {'max tokens':>10} {'s/step':>8}")
     for batch, group, length in ((4, 5, 80), (2, 5, 80), (8, 5, 80), (4, 2, 80), (4, 8, 80), (4, 5, 40), (4, 5, 160)):
         s, _ = run(model, 8, batch, group, length, timer)

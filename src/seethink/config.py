@@ -210,6 +210,10 @@ class TrainerSpec:
     vllm_tensor_parallel_size: int = 1  # colocate only
     vllm_max_model_length: int = 0  # colocate only; 0 = vLLM's default
     vllm_enable_sleep_mode: bool = False  # colocate only
+    # GRPO rollouts without vLLM: decode with seethink's lean loop (seethink.models.fastgen: the
+    # same tokens for the same seed as transformers' generate, less Python per token) on the
+    # models it supports; false = transformers' generate.
+    fast_generation: bool = True
 
 
 @dataclass
@@ -273,6 +277,9 @@ class EvalSpec:
     device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:N
     dtype: str = "auto"  # auto (bf16 on a GPU that computes it natively, else model.dtype) | float32 | bfloat16 | float16
     backend: str = "auto"  # benchmarks: auto (vLLM when installed and a GPU is present) | hf | vllm
+    # Decode with seethink's lean loop (seethink.models.fastgen: HF's math and random draws, less
+    # Python per token) on the models it supports; false = transformers' generate.
+    fast_generation: bool = True
     # Validation during training: greedy accuracy on benchmarks every N optimizer steps.
     during_training: DuringTrainingSpec = field(default_factory=lambda: DuringTrainingSpec())
     # protocol paper: the LLM judge step of MathVista / MathVerse / HallusionBench (OpenAI-compatible)

@@ -57,7 +57,7 @@ def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recip
         model, processor, items, reward, ablation=recipe.eval.ablation, max_new_tokens=recipe.eval.max_new_tokens,
         batch_size=recipe.eval.batch_size, cell_px=recipe.toy.cell_px, name=out.name, resume_file=partial,
         samples=recipe.eval.samples, temperature=recipe.eval.temperature, top_p=recipe.eval.top_p,
-        seed=recipe.eval.seed,
+        seed=recipe.eval.seed, fast=recipe.eval.fast_generation,
     )
     write_jsonl(out / "predictions.jsonl", preds)
     write_json(done, metrics)  # written last: its presence means the evaluation finished

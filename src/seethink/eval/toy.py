@@ -67,6 +67,7 @@ def evaluate_items(
     temperature: float = 0.6,
     top_p: float = 0.95,
     seed: int = 0,
+    fast: bool = True,
 ) -> tuple[dict, list[dict]]:
     """Greedy answers for `items`; returns (metrics, predictions).
 
@@ -82,7 +83,7 @@ def evaluate_items(
     with tqdm(total=len(items), desc=desc, leave=False) as bar:
         outs = generate(
             model, processor, convs, imgs, max_new_tokens=max_new_tokens, batch_size=batch_size,
-            progress=bar.update, cached=cached, on_batch=save,
+            progress=bar.update, cached=cached, on_batch=save, fast=fast,
         )
     preds = []
     for it, (resp,) in zip(items, outs, strict=True):
@@ -109,7 +110,7 @@ def evaluate_items(
             souts = generate(
                 model, processor, convs, imgs, max_new_tokens=max_new_tokens, batch_size=batch_size,
                 temperature=temperature, top_p=top_p, num_return_sequences=samples, seed=seed,
-                progress=bar.update, cached=cached, on_batch=save,
+                progress=bar.update, cached=cached, on_batch=save, fast=fast,
             )
         for it, pred, responses in zip(items, preds, souts, strict=True):
             hits = [reward(resp, it).get("accuracy", 0.0) >= 1.0 for resp in responses]
@@ -177,13 +178,14 @@ def evaluate_model(
     temperature: float = 0.6,
     top_p: float = 0.95,
     seed: int = 0,
+    fast: bool = True,
 ) -> tuple[dict, list[dict]]:
     """Real-image metrics (greedy, and sampled when `samples` > 0), plus `ablation` (blank /
     shuffled, greedy) accuracy on image items."""
     metrics, preds = evaluate_items(
         model, processor, items, reward, max_new_tokens=max_new_tokens, batch_size=batch_size,
         cell_px=cell_px, desc=f"eval {name}", resume_file=resume_file, samples=samples,
-        temperature=temperature, top_p=top_p, seed=seed,
+        temperature=temperature, top_p=top_p, seed=seed, fast=fast,
     )
     if ablation:
         img_items = [it for it in items if it.get("images") or (it.get("facts") or {}).get("objects")]
@@ -192,7 +194,7 @@ def evaluate_model(
             m, _ = evaluate_items(
                 model, processor, img_items, reward, mode=mode, max_new_tokens=max_new_tokens,
                 batch_size=batch_size, cell_px=cell_px, desc=f"eval {name} ({mode} images)",
-                resume_file=resume_file,
+                resume_file=resume_file, fast=fast,
             )
             metrics["ablation"][mode] = {c: v["accuracy"] for c, v in m["by_capability"].items()}
     return metrics, preds

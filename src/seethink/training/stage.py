@@ -366,6 +366,12 @@ def run_stage(
     else:
         tr = _sft_trainer(model, processor, items, trainer, out_dir, seed, cell_px,
                           [guard, callback, *report_callbacks, ResumeExactly()], **report_kwargs)
+    if trainer.kind == "grpo" and trainer.fast_generation and not trainer.use_vllm:
+        from seethink.models import fastgen
+
+        why = fastgen.install(tr.model)
+        if why is not None:
+            log(f"[{variant}/{stage}] rollouts through transformers' generate (lean decoding does not cover {why})")
     try:
         result = train_checked(tr, guard, resume_from_checkpoint=str(resume_from) if resume_from else None)
     finally:
