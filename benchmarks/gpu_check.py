@@ -17,7 +17,10 @@ peak-memory reading, and a part that hangs is stopped at the time budget):
 2. grpo-hf: `seethink.training.stage.run_stage` with a `TrainerSpec` shaped like
    `recipes/qwen2_5_vl_7b` (group 5, KL 1e-2, lr 1e-6, weight decay 1e-2, bf16 weights and
    autocast, gradient checkpointing, full fine-tuning with AdamW and a reference model) on toy
-   visual-reasoning items with 448 px images (256 image tokens each), rollouts by HF `generate`.
+   visual-reasoning items with 448 px images (256 image tokens each), rollouts in-process by
+   seethink's lean decoding (`trainer.fast_generation`, the default).
+2b. grpo-hf-generate: the same stage with rollouts by transformers' `generate`
+   (`fast_generation=False`), for the ratio of the two decode loops at full size.
 3. eval: `seethink.eval.bench_run.evaluate_benchmarks` on the first 32 MATH-Vision testmini items
    of `--data-root` (greedy, bf16 on the GPU, `--eval-backend hf` by default); skipped with the
    reason printed when the folder is absent.
@@ -64,8 +67,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_ROOT = REPO.parent / "shared" / "benchmarks"
-PARTS = ("hf", "eval", "vllm")  # after build, in this order
-PART_NAMES = {"build": "build", "hf": "grpo-hf", "eval": "eval", "vllm": "grpo-vllm"}
+PARTS = ("hf", "hfgen", "eval", "vllm")  # after build, in this order
+PART_NAMES = {"build": "build", "hf": "grpo-hf", "hfgen": "grpo-hf-generate", "eval": "eval", "vllm": "grpo-vllm"}
 GIB = 1024**3
 
 # Qwen2.5-VL-7B-Instruct and -3B-Instruct as released (config.json), and a tiny one for CPUs.
@@ -405,9 +408,11 @@ def _patched(obj: Any, name: str, make: Any) -> Iterator[bool]:
         setattr(obj, name, original)
 
 
-def part_grpo(s: dict[str, Any], work: Path, use_vllm: bool) -> dict[str, Any]:
+def part_grpo(s: dict[str, Any], work: Path, use_vllm: bool, lean: bool = True) -> dict[str, Any]:
+    """One GRPO stage; rollouts by vLLM, or in-process by seethink's lean decoding (`lean`, the
+    default) or by transformers' `generate`, so the two in-process loops compare at full size."""
     t0 = time.perf_counter()
-    name = "vllm" if use_vllm else "hf"
+    name = "vllm" if use_vllm else ("hf" if lean else "hfgen")
     if use_vllm:
         try:
             import vllm  # noqa: F401
@@ -431,7 +436,7 @@ def part_grpo(s: dict[str, Any], work: Path, use_vllm: bool) -> dict[str, Any]:
                     gradient_checkpointing=True, bf16=None, save_steps=0, logging_steps=1,
                     use_vllm=use_vllm, vllm_mode="colocate",
                     vllm_gpu_memory_utilization=s["vllm_gpu_memory_utilization"],
-                    vllm_max_model_length=4096 if use_vllm else 0)
+                    vllm_max_model_length=4096 if use_vllm else 0, fast_generation=lean)
     rec: dict[str, Any] = {"steps": [], "gen_s": [], "gen_tokens": [], "logs": [], "train_begin": None,
                            "save_s": None}
 
@@ -476,7 +481,7 @@ def part_grpo(s: dict[str, Any], work: Path, use_vllm: bool) -> dict[str, Any]:
     def saving(original: Any) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             s0 = time.perf_counter()
-            if use_vllm:  # the HF part saved this model already; spare the budget
+            if use_vllm or not lean:  # the HF part saved this model already; spare the budget
                 return None
             out = original(*args, **kwargs)
             rec["save_s"] = time.perf_counter() - s0
@@ -499,7 +504,7 @@ def part_grpo(s: dict[str, Any], work: Path, use_vllm: bool) -> dict[str, Any]:
     return {"status": "ok", "stage_result": result, **_step_stats(rec, s, gen_timed),
             "init_s": round(rec["train_begin"] - t_call, 2) if rec["train_begin"] else None,
             "save_s": round(rec["save_s"], 2) if rec["save_s"] is not None else None,
-            "checkpoint_saved": not use_vllm, "stage_s": round(wall_stage, 2),
+            "checkpoint_saved": not use_vllm and lean, "stage_s": round(wall_stage, 2),
             "trl_step_time": [lg["step_time"] for lg in rec["logs"] if "step_time" in lg],
             "completion_length": [lg["completions/mean_length"] for lg in rec["logs"]
                                   if "completions/mean_length" in lg],
@@ -583,7 +588,7 @@ def run_part(part: str, s: dict[str, Any], work: Path) -> dict[str, Any]:
         return part_build(s, work)
     if part == "eval":
         return part_eval(s, work)
-    return part_grpo(s, work, use_vllm=(part == "vllm"))
+    return part_grpo(s, work, use_vllm=(part == "vllm"), lean=(part != "hfgen"))
 
 
 # ---------------------------------------------------------------------------------- driver
@@ -662,12 +667,12 @@ def report(results: dict[str, dict[str, Any]], s: dict[str, Any], header: dict[s
         print("memory on a CPU: peak RSS of the one process that ran every part so far")
     print("tok/s/GPU: generated tokens per second of whole GRPO steps; gen tok/s/GPU: of generation alone "
           "(one process on one GPU, or on the CPU)")
-    print(f"{'part':<10} {'status':<8} {'wall s':>7} {'s/step':>7} {'tok/s/GPU':>10} {'gen tok/s/GPU':>14}  peak memory")
+    print(f"{'part':<16} {'status':<8} {'wall s':>7} {'s/step':>7} {'tok/s/GPU':>10} {'gen tok/s/GPU':>14}  peak memory")
     for part in ("build", *PARTS):
         r = results.get(part)
         if r is None:
             continue
-        print(f"{PART_NAMES[part]:<10} {r['status']:<8} {_fmt(r.get('wall_s'), nd=1):>7} "
+        print(f"{PART_NAMES[part]:<16} {r['status']:<8} {_fmt(r.get('wall_s'), nd=1):>7} "
               f"{_fmt(r.get('s_per_step'), nd=3):>7} {_fmt(r.get('tokens_per_s_per_gpu'), nd=1):>10} "
               f"{_fmt(r.get('gen_tokens_per_s_per_gpu'), nd=1):>14}  {_mem_text(r.get('memory'))}")
     for part in ("build", *PARTS):

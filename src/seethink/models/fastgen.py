@@ -164,7 +164,7 @@ def generate(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor |
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
     first = copy.deepcopy(gc)
-    first.max_new_tokens, first.min_new_tokens = 1, None
+    first.max_new_tokens, first.min_new_tokens, first.max_length = 1, None, None
     first.return_dict_in_generate = True
     out = hf(**dict(model_kwargs, input_ids=input_ids, attention_mask=attention_mask, generation_config=first))
     if gc.max_new_tokens <= 1:
