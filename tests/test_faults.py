@@ -259,6 +259,30 @@ def test_full_disk_while_appending_leaves_no_torn_line(tmp_path: Path, monkeypat
     assert [r["step"] for r in read_jsonl(path)] == [1, 2]
 
 
+def test_full_disk_while_appending_benchmark_responses_rolls_back_the_batch(tmp_path: Path, monkeypatch):
+    """Benchmark responses are appended a batch at a time: a failed write takes none of the batch."""
+    from seethink.eval.bench_run import _append_rows, read_responses
+
+    path = tmp_path / "mathvision" / "responses.jsonl"
+    _append_rows(path, [{"id": "a", "response": "x"}])
+    before = path.read_bytes()
+    real_write = os.write
+
+    def half_then_full(fd, data):
+        if len(data) > 10:
+            return real_write(fd, bytes(data[:10]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(UserError, match="no space left"):
+        _append_rows(path, [{"id": "b", "response": "é"}, {"id": "c", "response": "z"}])
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    _append_rows(path, [{"id": "b", "response": "é"}])
+    assert read_responses(path) == {"a": "x", "b": "é"}
+    assert "é" in path.read_text(encoding="utf-8")  # written as text, as before
+
+
 def test_full_disk_while_rewriting_keeps_the_old_file(tmp_path: Path, monkeypatch):
     path = tmp_path / "summary.json"
     atomic_write_text(path, '{"old": true}\n')

@@ -103,8 +103,14 @@ def file_lock(path: str | Path) -> Iterator[None]:
 
 def append_jsonl(path: str | Path, row: dict) -> None:
     """Append one row; a failed write (full disk) is cut back off, so no torn line is left."""
+    append_jsonl_rows(path, [row])
+
+
+def append_jsonl_rows(path: str | Path, rows: list[dict], *, ensure_ascii: bool = True) -> None:
+    """Append rows in one write; a failed write is cut back to the file's size before it, so a
+    full disk leaves neither a torn line nor half of a batch."""
     path = Path(path)
-    data = memoryview((json.dumps(row) + "\n").encode())
+    data = memoryview("".join(json.dumps(r, ensure_ascii=ensure_ascii) + "\n" for r in rows).encode())
     with disk_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)

@@ -34,8 +34,7 @@ from seethink.data.prompts import render_prompt
 from seethink.errors import UserError
 from seethink.eval.benchmarks import load, save_images
 from seethink.eval.engine import count_tokens, generate
-from seethink.storage import disk_errors
-from seethink.utils import write_json, write_jsonl
+from seethink.utils import append_jsonl_rows, write_json, write_jsonl
 
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 # Item fields that reference an image in the benchmark's own files (empty `images` beside one of
@@ -121,12 +120,8 @@ def read_rows(path: Path, field: str = "response") -> dict[str, Any]:
 
 
 def _append_rows(path: Path, rows: list[dict]) -> None:
-    # A write cut short by a full disk leaves a torn last line, which `read_responses` drops.
-    with disk_errors(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-            fh.flush()
+    # One write, rolled back if it fails (a full disk), so a resumed run never sees half a batch.
+    append_jsonl_rows(path, rows, ensure_ascii=False)
 
 
 # ------------------------------------------------------------------ stats
