@@ -167,3 +167,42 @@ def test_other_architectures_are_named_and_fall_back(tmp_path):
     model, processor = load_model(build_tiny("internvl", tmp_path / "m"))
     assert "internvl" in (fastgen.unsupported(model) or "")
     assert fastgen.install(model) is not None and "generate" not in model.__dict__
+
+
+def _repeat_rows(enc, times):
+    """Each prompt's row repeated `times` times in a row, as TRL asks for a GRPO group."""
+    b = enc["input_ids"].shape[0]
+    idx = torch.arange(b).repeat_interleave(times)
+    out = {k: v[idx] for k, v in enc.items() if k not in ("pixel_values", "image_grid_thw")}
+    patches = enc["image_grid_thw"].prod(-1)
+    starts = torch.cat([torch.zeros(1, dtype=torch.long), patches.cumsum(0)[:-1]])
+    out["pixel_values"] = torch.cat([enc["pixel_values"][starts[i]: starts[i] + patches[i]] for i in idx])
+    out["image_grid_thw"] = enc["image_grid_thw"][idx]
+    return out
+
+
+def test_repeated_prompts_computed_once_same_tokens(base):
+    """A GRPO batch (4 prompts x 5 rows): the prompt pass runs on 4 rows, the draws match HF's on 20."""
+    model, processor = base
+    enc = _repeat_rows(_batch(processor, n_visual=4, n_text=0), 5)
+    sel, inv, sub = fastgen._shared_prompts(model.config, enc["input_ids"], enc["attention_mask"],
+                                            {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask")})
+    assert sel.tolist() == [0, 5, 10, 15] and inv.tolist() == [i // 5 for i in range(20)]
+    assert sub["pixel_values"].shape[0] == enc["pixel_values"].shape[0] // 5
+    for seed in (0, 1):
+        ref, fast = _both(model, enc, seed=seed, max_new_tokens=80, do_sample=True, temperature=1.0,
+                          suppress_tokens=[model.config.image_token_id])
+        assert torch.equal(ref, fast)
+
+
+def test_same_text_other_image_is_not_shared(base):
+    """Two rows with the same prompt text but different scenes keep their own prompt pass."""
+    model, processor = base
+    enc = _batch(processor, n_visual=2, n_text=0)
+    same_text = {k: v.clone() for k, v in enc.items()}
+    same_text["input_ids"][1] = same_text["input_ids"][0]
+    same_text["attention_mask"][1] = same_text["attention_mask"][0]
+    sel, inv, _ = fastgen._shared_prompts(model.config, same_text["input_ids"], same_text["attention_mask"],
+                                          {k: v for k, v in same_text.items()
+                                           if k not in ("input_ids", "attention_mask")})
+    assert sel.tolist() == [0, 1] and inv.tolist() == [0, 1]

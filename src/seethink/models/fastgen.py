@@ -25,6 +25,7 @@ assistant decoding, a processor list HF refuses to build here) goes to `model.ge
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -163,17 +164,79 @@ def generate(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor |
         return hf(**call)
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
-    first = copy.deepcopy(gc)
+    n = gc.num_return_sequences or 1
+    sel, inv, prompt_kwargs = _shared_prompts(base.config, input_ids, attention_mask, model_kwargs)
+    first = copy.deepcopy(gc)  # HF's prompt pass: the cache and the first token's raw logits
     first.max_new_tokens, first.min_new_tokens, first.max_length = 1, None, None
-    first.return_dict_in_generate = True
-    out = hf(**dict(model_kwargs, input_ids=input_ids, attention_mask=attention_mask, generation_config=first))
-    if gc.max_new_tokens <= 1:
-        return out.sequences
+    first.num_return_sequences, first.do_sample = 1, False
+    first.return_dict_in_generate, first.output_logits = True, True
+    out = hf(**dict(prompt_kwargs, input_ids=input_ids[sel], attention_mask=attention_mask[sel],
+                    generation_config=first))
+    rows = inv.repeat_interleave(n)  # (B*n,): each output row's prompt among the ones computed
     base._prepare_special_tokens(gc, True, device=input_ids.device, batch_size=input_ids.shape[0])
     processors = base._get_logits_processor(
         generation_config=gc, input_ids_seq_length=input_ids.shape[1], encoder_input_ids=input_ids,
         prefix_allowed_tokens_fn=None, logits_processor=None, device=input_ids.device, model_kwargs={})
-    return _decode(model, out, attention_mask, gc, processors)
+    live = _prefill_state(model, out, attention_mask[sel], rows, gc.max_new_tokens)
+    return _decode(model, input_ids[sel][rows], out.logits[0][rows].float(), live, gc, processors)
+
+
+def _image_slices(config: Any, input_ids: torch.Tensor, kwargs: dict) -> list[tuple[int, int, int, int]] | None:
+    """Per prompt row: (first image, images, first patch, patches) in pixel_values / image_grid_thw."""
+    grid = kwargs.get("image_grid_thw")
+    if kwargs.get("pixel_values") is None or grid is None:
+        return [(0, 0, 0, 0)] * input_ids.shape[0]
+    per_row = (input_ids == config.vision_start_token_id).sum(-1).tolist()
+    if sum(per_row) != grid.shape[0]:
+        return None
+    patches = grid.prod(-1).tolist()
+    out, img, patch = [], 0, 0
+    for k in per_row:
+        size = int(sum(patches[img: img + k]))
+        out.append((img, k, patch, size))
+        img, patch = img + k, patch + size
+    return out
+
+
+def _shared_prompts(config: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    kwargs: dict) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Which rows to run the prompt pass on: one per distinct prompt (text, padding and images).
+
+    GRPO asks for each prompt's group as repeated rows, and sampled evaluation for several
+    completions per prompt; computing a prompt once and copying its cache gives the same keys
+    and values. Returns (selected rows (U,), each row's index among them (B,), the selected rows'
+    inputs); every row is its own when some input is of a kind this does not know how to slice.
+    """
+    b = input_ids.shape[0]
+    everything = torch.arange(b, device=input_ids.device)
+    known = {"pixel_values", "image_grid_thw"}
+    sliceable = all(k in known or not torch.is_tensor(v) or (v.dim() >= 1 and v.shape[0] == b)
+                    for k, v in kwargs.items())
+    slices = _image_slices(config, input_ids, kwargs) if sliceable else None
+    if slices is None:
+        return everything, everything, kwargs
+    pixels = kwargs.get("pixel_values")
+    keys: dict[bytes, int] = {}
+    first, inv = [], []
+    for r in range(b):
+        h = hashlib.blake2b(input_ids[r].cpu().numpy().tobytes() + attention_mask[r].cpu().numpy().tobytes())
+        _, _, p0, pn = slices[r]
+        if pn:
+            h.update(pixels[p0: p0 + pn].detach().cpu().numpy().tobytes())  # type: ignore[index]
+        key = h.digest()
+        if key not in keys:
+            keys[key] = len(first)
+            first.append(r)
+        inv.append(keys[key])
+    if len(first) == b:
+        return everything, everything, kwargs
+    sel = torch.tensor(first, device=input_ids.device)
+    out = {k: (v[sel] if torch.is_tensor(v) and k not in known else v) for k, v in kwargs.items()}
+    if pixels is not None:
+        grid = kwargs["image_grid_thw"]
+        out["pixel_values"] = torch.cat([pixels[slices[r][2]: slices[r][2] + slices[r][3]] for r in first])
+        out["image_grid_thw"] = torch.cat([grid[slices[r][0]: slices[r][0] + slices[r][1]] for r in first])
+    return sel, torch.tensor(inv, device=input_ids.device), out
 
 
 class _Live:
@@ -185,9 +248,10 @@ class _Live:
     """
 
     def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor], mask: torch.Tensor,
-                 pos: torch.Tensor, tok: torch.Tensor):
-        self.keys, self.values, self.mask, self.pos, self.tok = keys, values, mask, pos, tok
-        self.rows = torch.arange(tok.shape[0], device=tok.device)
+                 pos: torch.Tensor):
+        self.keys, self.values, self.mask, self.pos = keys, values, mask, pos
+        self.rows = torch.arange(pos.shape[0], device=pos.device)
+        self.tok = torch.zeros_like(pos)
 
     def pack(self, unfinished: torch.Tensor) -> None:
         keep = unfinished[self.rows]  # (packed,)
@@ -197,54 +261,46 @@ class _Live:
         sel = keep.nonzero().squeeze(1)
         self.keys = [k.index_select(0, sel) for k in self.keys]
         self.values = [v.index_select(0, sel) for v in self.values]
-        self.mask, self.pos, self.tok, self.rows = (t.index_select(0, sel) for t in
-                                                    (self.mask, self.pos, self.tok, self.rows))
+        self.mask, self.pos, self.rows = (t.index_select(0, sel) for t in (self.mask, self.pos, self.rows))
 
 
-def _prefill_state(model: Any, first: Any, attention_mask: torch.Tensor, total: int) -> _Live:
-    """Copy HF's prompt cache into buffers with room for every new token; positions, masks."""
-    seqs = first.sequences  # (B*n, L0 + 1): HF expanded the prompts for num_return_sequences
-    rows, l0 = seqs.shape[0], seqs.shape[1] - 1
-    mask_prompt = attention_mask.repeat_interleave(rows // attention_mask.shape[0], dim=0).bool()  # (B*n, L0)
+def _prefill_state(model: Any, first: Any, attention_mask: torch.Tensor, rows: torch.Tensor,
+                   max_new_tokens: int) -> _Live:
+    """HF's prompt cache copied, row `i` from prompt `rows[i]`, into buffers with room for every
+    new token; the attention mask and the text position of the first new token."""
+    l0 = attention_mask.shape[1]
+    total = l0 + max_new_tokens
     cache = getattr(first, "cache", None) or getattr(first, "past_key_values", None)
     keys, values = [], []
-    for k, v in _cache_tensors(cache):  # (B*n, Hkv, L0, hd) each
-        kb = k.new_empty(rows, k.shape[1], total, k.shape[3])
-        vb = v.new_empty(rows, v.shape[1], total, v.shape[3])
-        kb[:, :, :l0], vb[:, :, :l0] = k, v
+    for k, v in _cache_tensors(cache):  # (U, Hkv, L0, hd) each
+        kb = k.new_empty(rows.shape[0], k.shape[1], total, k.shape[3])
+        vb = v.new_empty(rows.shape[0], v.shape[1], total, v.shape[3])
+        kb[:, :, :l0], vb[:, :, :l0] = k[rows], v[rows]
         keys.append(kb)
         values.append(vb)
-    mask = torch.ones(rows, total, dtype=torch.bool, device=seqs.device)
-    mask[:, :l0] = mask_prompt
+    mask = torch.ones(rows.shape[0], total, dtype=torch.bool, device=attention_mask.device)
+    mask[:, :l0] = attention_mask.bool()[rows]
     deltas = _base(model).model.rope_deltas
     if deltas is None:
-        deltas = torch.zeros(rows, 1, dtype=torch.long, device=seqs.device)
-    deltas = deltas.repeat_interleave(rows // deltas.shape[0], dim=0).view(-1).to(seqs.device)
-    pos = mask_prompt.long().sum(-1) + deltas  # (B*n,): text position of the first generated token
-    return _Live(keys, values, mask, pos, seqs[:, -1])
+        deltas = torch.zeros(attention_mask.shape[0], 1, dtype=torch.long, device=attention_mask.device)
+    pos = attention_mask.long().sum(-1) + deltas.view(-1).to(attention_mask.device)  # (U,)
+    return _Live(keys, values, mask, pos[rows])
 
 
 @torch.no_grad()
-def _decode(model: Any, first: Any, attention_mask: torch.Tensor, gc: Any, processors: Any) -> torch.Tensor:
-    seqs = first.sequences
-    rows, width = seqs.shape
-    total = width - 1 + gc.max_new_tokens
+def _decode(model: Any, prompts: torch.Tensor, logits: torch.Tensor, live: _Live, gc: Any,
+            processors: Any) -> torch.Tensor:
+    """Draw token after token as HF's sampling loop does; `logits` (B*n, V) are the first token's."""
+    rows, l0 = prompts.shape
+    total = l0 + gc.max_new_tokens
     dec = _Decoder(model)
-    live = _prefill_state(model, first, attention_mask, total)
-    ids = seqs.new_empty(rows, total)
-    ids[:, :width] = seqs
-    eos = gc._eos_token_tensor.to(seqs.device) if gc._eos_token_tensor is not None else None
+    ids = prompts.new_empty(rows, total)
+    ids[:, :l0] = prompts
+    eos = gc._eos_token_tensor.to(prompts.device) if gc._eos_token_tensor is not None else None
     pad = gc._pad_token_tensor
-    unfinished = ~torch.isin(live.tok, eos) if eos is not None else torch.ones(rows, dtype=torch.bool)
-    cur = width
-    while cur < total and bool(unfinished.any()):
-        if eos is not None and pad is not None:
-            live.pack(unfinished)
-        packed = dec.step(live.tok, live.pos, cur - 1, live.keys, live.values, live.mask).float()  # (packed, V)
-        # Every row is drawn, ended ones from zero logits, so the random stream advances exactly
-        # as in HF's loop (which keeps computing them); their draws are replaced by padding.
-        logits = packed.new_zeros(rows, packed.shape[1])
-        logits[live.rows] = packed
+    unfinished = torch.ones(rows, dtype=torch.bool, device=prompts.device)
+    cur = l0
+    while True:
         scores = processors(ids[:, :cur], logits)
         if gc.do_sample:
             nxt = torch.multinomial(F.softmax(scores, dim=-1), num_samples=1).squeeze(1)
@@ -254,11 +310,19 @@ def _decode(model: Any, first: Any, attention_mask: torch.Tensor, gc: Any, proce
             nxt = torch.where(unfinished, nxt, pad.to(nxt.device))
         ids[:, cur] = nxt
         cur += 1
-        live.pos = live.pos + 1
-        live.tok = nxt[live.rows]
         if eos is not None:
             unfinished = unfinished & ~torch.isin(nxt, eos)
-    return ids[:, :cur]
+        if cur >= total or not bool(unfinished.any()):
+            return ids[:, :cur]
+        if eos is not None and pad is not None:
+            live.pack(unfinished)
+        live.tok = nxt[live.rows]
+        packed = dec.step(live.tok, live.pos, cur - 1, live.keys, live.values, live.mask).float()  # (packed, V)
+        live.pos = live.pos + 1
+        # Every row is drawn, ended ones from zero logits, so the random stream advances exactly
+        # as in HF's loop (which keeps computing them); their draws are replaced by padding.
+        logits = packed.new_zeros(rows, packed.shape[1])
+        logits[live.rows] = packed
 
 
 def install(model: Any) -> str | None:
