@@ -31,5 +31,31 @@ def test_a_sweep_runs_every_setting_and_reports_them_side_by_side(tmp_path: Path
     md, html = write_experiment_report([tmp_path / "results"])
     text = md.read_text()
     assert "| plain |" in text and "| crowded |" in text and "staged - merged overall" in text
+    assert "is there reward to learn from?" in text and "perception-error readings" in text
     assert (tmp_path / "results" / "settings" / "crowded" / "report.md").is_file()
     assert "data:image/png;base64," in html.read_text()
+
+
+def test_signal_and_readings_tables_from_hand_made_rows():
+    from seethink.experiment.sweep import readings_blocks, signal_blocks
+
+    def ci(mean, lo, hi):
+        return {"mean": mean, "ci_low": lo, "ci_high": hi}
+
+    rows = [
+        {"setting": "easy", "base": {"perception": ci(62.0, 58.0, 66.0), "visual": ci(47.0, 43.0, 51.0)},
+         "majority": {"perception": 25.0, "visual": 30.0},
+         "readings": {"inventory": {"wrong": {"share": 1.4, "ci_low": 0.5, "ci_high": 4.1, "n": 211},
+                                    "right": {"share": 0.0, "n": 189}}}},
+        # 10 points above on perception but the interval reaches the baseline: no signal.
+        {"setting": "hard", "base": {"perception": ci(36.0, 24.0, 48.0), "visual": ci(45.0, 41.0, 49.0)},
+         "majority": {"perception": 25.0, "visual": 30.0}, "readings": {}},
+        # Visual only 5 points above the majority answer: no signal.
+        {"setting": "flat", "base": {"perception": ci(60.0, 56.0, 64.0), "visual": ci(35.0, 32.0, 38.0)},
+         "majority": {"perception": 25.0, "visual": 30.0}, "readings": {}},
+    ]
+    (_, _), (_, head, body), (_, note) = signal_blocks(rows, ["perception", "visual"])
+    assert [b[-1] for b in body] == ["yes", "no", "no"]
+    assert body[0][1] == "62.0 [58.0, 66.0] / 25.0" and "10 points" in note
+    (_, _), (_, head, body), _ = readings_blocks(rows)
+    assert body == [["easy", "inventory", "1.4 [0.5, 4.1] (211)", "0.0 (189)"]]

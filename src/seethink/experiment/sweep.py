@@ -61,10 +61,40 @@ def _stage_effect(study: Study, capability: str = "perception") -> dict | None:
     return stats.contrast(after - before)
 
 
+def _base_readings(study: Study) -> dict[str, dict]:
+    """Every attribution reading of the base: flagged share of its wrong and of its right answers.
+
+    The right-answer rate calibrates a reading: one that flags most right answers does not
+    measure perception (the dial's report shows every reading beside the one it uses)."""
+    from seethink.experiment.report import _eval_items, attribution_rows
+
+    items = _eval_items(study)
+    if items is None:
+        return {}
+    names, rows = attribution_rows(study, items)
+    out = {}
+    for n in names:
+        base = next((r for r in rows[n] if r["arm"] == "base"), None)
+        if base is not None:
+            out[n] = {"wrong": base.get("wrong"), "right": base.get("right")}
+    return out
+
+
+def _majority(study: Study, capability: str) -> float | None:
+    """Accuracy (%) of always giving the most common answer among the held-out items."""
+    answers = [str(p["answer"]) for p in study.pred("base", None).values()
+               if p["capability"] == capability and "answer" in p]
+    if not answers:
+        return None
+    return 100.0 * max(answers.count(a) for a in set(answers)) / len(answers)
+
+
 def dial_row(name: str, study: Study) -> dict[str, Any]:
     metric = primary_metric(study)
     row: dict[str, Any] = {"setting": name, "metric": metric, "share": _perception_share(study),
-                           "stage_effect": _stage_effect(study), "base": {}, "staged_vs_merged": {}}
+                           "stage_effect": _stage_effect(study), "base": {}, "staged_vs_merged": {},
+                           "readings": _base_readings(study),
+                           "majority": {c: _majority(study, c) for c in study.capabilities}}
     for cap in [*study.capabilities, OVERALL]:
         tables, _ = study.table(["base"], cap, METRICS[metric])
         if tables and tables[0].size:
@@ -104,7 +134,46 @@ def dial_blocks(rows: list[dict], caps: list[str]) -> list[tuple]:
     note = ("One row per setting of the sweep; each setting has its own base and its own report in settings/NAME. "
             "Effects are paired differences with 95% intervals over seeds and items; the perception-error share is "
             "the base's, with the reading named.")
-    return [("title", "seethink sweep report"), ("table", head, body), ("p", note), ("img", "dial", _png(fig))]
+    return [("title", "seethink sweep report"), ("table", head, body), ("p", note), ("img", "dial", _png(fig)),
+            *signal_blocks(rows, caps), *readings_blocks(rows)]
+
+
+SIGNAL_MARGIN = 10.0  # points above the majority answer a base needs for RL to have signal
+
+
+def signal_blocks(rows: list[dict], caps: list[str]) -> list[tuple]:
+    """Does each setting's base earn reward? Its accuracy against the majority-answer baseline."""
+    head = ["setting", *(f"base {c} [95% CI] / majority" for c in caps), "RL has signal"]
+    body = []
+    for r in rows:
+        cells, ok = [], True
+        for c in caps:
+            b, m = r["base"].get(c), r["majority"].get(c)
+            if b is None or m is None:
+                cells.append("-")
+                ok = False
+                continue
+            cells.append(f"{b['mean']:.1f} [{b['ci_low']:.1f}, {b['ci_high']:.1f}] / {m:.1f}")
+            ok = ok and b["mean"] >= m + SIGNAL_MARGIN and b["ci_low"] > m
+        body.append([r["setting"], *cells, "yes" if ok else "no"])
+    note = (f"RL has signal where, on every capability, the base's accuracy is at least {SIGNAL_MARGIN:.0f} points "
+            "above always giving the most common answer and its 95% interval excludes that baseline.")
+    return [("h", "The bases: is there reward to learn from?"), ("table", head, body), ("p", note)]
+
+
+def readings_blocks(rows: list[dict]) -> list[tuple]:
+    """Every perception-error reading of each base, on wrong answers and, to calibrate, on right ones."""
+    head = ["setting", "reading", "wrong answers flagged [95% CI] (n)", "right answers flagged (n)"]
+    body = []
+    for r in rows:
+        for name, sides in r.get("readings", {}).items():
+            w, rt = sides.get("wrong"), sides.get("right")
+            body.append([r["setting"], name,
+                         f"{w['share']:.1f} [{w['ci_low']:.1f}, {w['ci_high']:.1f}] ({w['n']})" if w else "-",
+                         f"{rt['share']:.1f} ({rt['n']})" if rt else "-"])
+    note = ("A reading that flags most right answers too is not measuring perception. The dial table uses "
+            "`inventory` where the worked solutions carry a scene inventory, else the sub-question probe.")
+    return [("h", "The bases' perception-error readings"), ("table", head, body), ("p", note)]
 
 
 def write_sweep_report(dirs: Sequence[Path], out: Path) -> list[Path]:
