@@ -9,7 +9,7 @@ image positions (M-RoPE), which would damage image reading whatever the reward s
     python experiments/check_logps.py --base toy --capability perception
 
 It wraps a private TRL method (`GRPOTrainer._get_per_token_logps_and_entropies`, TRL 1.16),
-so it may need updating with TRL. Session 5 found no mismatch (docs/toy-world.md).
+so it may need updating with TRL. On the toy base it found no mismatch (docs/toy-world.md).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ items (does a perception stage help or hurt visual reasoning?).
 
 Finished units (a trained stage, an evaluation) are reused when the script is run again.
 That command (4 prompts x G=5, lr 2e-5, 500 steps over 2,000 fresh items per seed) gives
-README's issue-3 numbers; the numbers in docs/toy-world.md name their overrides too.
+README's one-stage numbers; the numbers in docs/toy-world.md name their overrides too.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The whole real path on the CPU, through the command line, on a tiny random Qwen2.5-VL directory
-(not the toy model): issue 21, item 10.
+(not the toy model): the path a user takes from their own files to a trained, scored model.
 
     captions (DOCCI layout) --data captions--> caption items
     captions --data mcq (loopback OpenAI-compatible server)--> MC perception items

@@ -77,7 +77,7 @@ class ToyWorldSpec:
     # ("red: circle, square. blue: triangle."), and the answer is then worked out from that
     # text. The tiny model reads scenes this way almost perfectly (99.8% exact inventories)
     # while it could not look an object up in the image directly: perception 68.7 against
-    # 45.8 (docs/toy-world.md, "Issue 3, session 5"). Off, the model must see while it reasons.
+    # 45.8 (docs/toy-world.md, on the scene inventory). Off, the model must see while it reasons.
     inventory: bool = True
     # ---- perception difficulty: the defaults draw the original world.
     # Objects smaller than a token: shapes drawn at this fraction of their size (20 px in a
@@ -149,7 +149,7 @@ class TrainerSpec:
     warmup_ratio: float = 0.0
     # The optimizer (transformers' names). Adam scales every weight's step to about the lr, also
     # where the gradient is only noise; plain SGD moves weights in proportion to their gradient
-    # (docs/toy-world.md, session 6). adam_epsilon applies to the Adam family only.
+    # (docs/toy-world.md, on optimizers). adam_epsilon applies to the Adam family only.
     optim: str = "adamw_torch"
     adam_epsilon: float = 1e-8
     # Prompts per optimizer step for the whole job, whatever the process count and the
