@@ -210,6 +210,26 @@ def test_worked_solutions_read_clean(seed):
         assert classify(it, it["solution"]) == "reasoned_wrong"
 
 
+@pytest.mark.parametrize("world", [
+    {"shapes": ["circle", "square", "triangle", "star", "diamond"]},
+    {"sizes": ["small", "large"]},
+    {"shapes": ["circle", "square", "triangle", "hexagon"], "sizes": ["small", "medium", "large"]},
+])
+def test_worked_solutions_read_clean_in_worlds_with_more_shapes_and_sizes(world):
+    """The readings parse inventories with extra shapes and two-word (sized) entries; a
+    corrupted inventory entry is caught."""
+    from seethink.config import ToyWorldSpec
+
+    for it in generate_items("visual", 25, "test", 4, ToyWorldSpec(**world)):
+        assert {name: fn(it, it["solution"]) for name, fn in READINGS.items()} == dict.fromkeys(READINGS, False)
+        assert own_inventory(it["solution"]) is not None
+        colour, entry = own_inventory(it["solution"])[0]
+        other = next(c for c in COLORS if c != colour)
+        bad = it["solution"].replace(f"{colour}: {entry}", f"{other}: {entry}", 1)
+        if bad != it["solution"]:
+            assert READINGS["inventory"](it, bad) is True
+
+
 _FUZZ_ITEMS = generate_items("visual", 5, "test", seed=2, inventory=True)
 
 

@@ -25,6 +25,12 @@ def _corpus(world: ToyWorldSpec) -> list[str]:
     for cap in ("perception", "text", "visual"):
         for item in generate_items(cap, 1500, "train", 0, grid=world.grid):
             texts += [render_prompt(item), item["solution"], item["caption"]]
+    if list(world.shapes) != list(ToyWorldSpec().shapes) or world.sizes:
+        # The world's own shape and size words, so they get tokens of their own; the default
+        # world's corpus (and so the shipped base's tokenizer) stays as it was.
+        for cap in ("perception", "visual"):
+            for item in generate_items(cap, 500, "train", 1, world):
+                texts += [render_prompt(item), item["solution"], item["caption"]]
     return texts
 
 

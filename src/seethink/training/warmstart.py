@@ -34,8 +34,6 @@ from seethink.errors import UserError
 from seethink.training.resume import logged_train_loss
 from seethink.utils import atomic_dir, seed_everything, write_json
 
-N_CELL_CLASSES = 1 + len(SHAPES) * len(COLORS)  # empty, or shape x colour
-
 
 def cache_root() -> Path:
     return Path(os.environ.get("SEETHINK_CACHE", Path.home() / ".cache" / "seethink")).expanduser()
@@ -156,13 +154,38 @@ def ensure_toy_base(recipe: Recipe, log: Any = print) -> Path:
     return out
 
 
-def _cell_labels(scene: Any) -> list[int]:
-    """Per-cell class in raster order, matching the order of Qwen2-VL's merged tokens."""
+TOKEN_PX = 28  # one merged image token of Qwen2-VL (patch 14, merge 2) covers 28 x 28 pixels
+
+
+def vision_layout(world: Any) -> tuple[int, int]:
+    """(cells per token side, classes per cell) of the vision warm start for `world`.
+
+    A token covers k x k cells (k = 28 / cell_px: 1 in the default world, 2 with 14 px cells), and
+    a cell is empty or holds one of shapes x colours x sizes. The temporary head names every
+    cell of every token, so a world with more cells than tokens is still read cell by cell."""
+    if TOKEN_PX % world.cell_px or (world.grid * world.cell_px) % TOKEN_PX:
+        raise UserError(f"toy.cell_px={world.cell_px} with toy.grid={world.grid}: the vision warm start needs "
+                        f"cells that tile a {TOKEN_PX} px image token (cell_px 28, 14 or 7) and an image side "
+                        f"that is a multiple of {TOKEN_PX} px")
+    return TOKEN_PX // world.cell_px, 1 + len(world.shapes) * len(COLORS) * max(1, len(world.sizes))
+
+
+def _cell_labels(scene: Any, world: Any = None) -> list[int]:
+    """Per-cell class, token by token in raster order (the order of Qwen2-VL's merged tokens),
+    the k x k cells of each token in raster order; 0 = empty. The default world's classes are
+    1 + shape x 4 + colour."""
+    shapes = list(world.shapes) if world is not None else list(SHAPES)
+    sizes = list(world.sizes) if world is not None and world.sizes else [""]
+    k = vision_layout(world)[0] if world is not None else 1
     labels = []
-    for r in range(scene.grid):
-        for c in range(scene.grid):
-            o = scene.at(r, c)
-            labels.append(0 if o is None else 1 + SHAPES.index(o.shape) * len(COLORS) + COLORS.index(o.color))
+    for tr in range(scene.grid // k):
+        for tc in range(scene.grid // k):
+            for dr in range(k):
+                for dc in range(k):
+                    o = scene.at(tr * k + dr, tc * k + dc)
+                    labels.append(0 if o is None else 1 + (shapes.index(o.shape) * len(COLORS)
+                                                           + COLORS.index(o.color)) * len(sizes)
+                                  + sizes.index(o.size or sizes[0]))
     return labels
 
 
@@ -215,12 +238,11 @@ def _attribute_heads(model: Any, processor: Any, kind: str) -> list[Any]:
     return []
 
 
-def _check_one_cell_per_token(world: Any) -> None:
-    """Vision pretraining names the one object of each merged image token (3 shapes x 4 colours)."""
-    if world.cell_px != 28 or list(world.shapes) != list(SHAPES) or world.sizes:
-        raise UserError("the toy warm start labels one cell per 28 px image token with the shapes circle, square "
-                        "and triangle; toy.cell_px other than 28, toy.shapes and toy.sizes are for worlds whose base "
-                        "is built another way (they are not supported by the warm start yet)")
+def _check_heads(world: Any, kind: str) -> None:
+    """The shape/colour heads (`factored`, `words`) name one object per token of the default shapes."""
+    if kind != "joint" and (vision_layout(world)[0] != 1 or list(world.shapes) != list(SHAPES) or world.sizes):
+        raise UserError(f"warmstart.vision_heads={kind} needs one cell per image token and the default shapes "
+                        "without sizes; use joint for this world")
 
 
 def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print) -> float:
@@ -230,10 +252,11 @@ def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print
     from tqdm.auto import tqdm
 
     ws, world = recipe.warmstart, recipe.toy
-    _check_one_cell_per_token(world)
+    k, classes = vision_layout(world)
+    _check_heads(world, ws.vision_heads)
     visual = model.model.visual
     hidden = model.config.text_config.hidden_size
-    head = torch.nn.Linear(hidden, N_CELL_CLASSES)
+    head = torch.nn.Linear(hidden, k * k * classes)  # every cell of a token: (k*k, classes) per token
     params = list(visual.parameters()) + list(head.parameters())
     attr_heads = _attribute_heads(model, processor, ws.vision_heads)
     for h in attr_heads:
@@ -250,10 +273,10 @@ def pretrain_vision(model: Any, processor: Any, recipe: Recipe, log: Any = print
         images = [render_scene(s, world.cell_px) for s in scenes]
         enc = processor.image_processor(images=images, return_tensors="pt")
         out = visual(enc["pixel_values"], grid_thw=enc["image_grid_thw"])
-        feats = out.pooler_output  # (B * cells, hidden): one merged token per cell
+        feats = out.pooler_output  # (B * tokens, hidden): one merged token per 28 px block
         normed = F.rms_norm(feats, (hidden,))
-        logits = head(normed)  # (B * cells, classes)
-        labels = torch.tensor([lab for s in scenes for lab in _cell_labels(s)])
+        logits = head(normed).view(-1, classes)  # (B * tokens * k*k, classes): one row per cell
+        labels = torch.tensor([lab for s in scenes for lab in _cell_labels(s, world)])
         loss = F.cross_entropy(logits, labels)
         if attr_heads:
             shape, colour = _factor_labels(labels)  # (B * cells,) each; 0 = empty

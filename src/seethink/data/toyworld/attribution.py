@@ -51,14 +51,16 @@ from seethink.data.toyworld.generators import (
     inventory_read_right,
     scene_inventory,
 )
-from seethink.data.toyworld.scenes import COLORS, SHAPES, Scene
+from seethink.data.toyworld.scenes import ALL_SHAPES, COLORS, Scene
 
 Reading = Callable[[dict, str], bool | None]
 
 _SUBQ = re.compile(r"^How many (.+) are there\?$")
 _COLOR = "|".join(COLORS)
-_INV_PREFIX = re.compile(rf"\s*((?:(?:{_COLOR}): \w+(?:, \w+)*\.\s*)+)")
-_INV_GROUP = re.compile(rf"({_COLOR}): (\w+(?:, \w+)*)\.")
+# An inventory entry is a shape, or a size and a shape in a world with sizes ("small circle").
+_ITEM = r"\w+(?: \w+)?"
+_INV_PREFIX = re.compile(rf"\s*((?:(?:{_COLOR}): {_ITEM}(?:, {_ITEM})*\.\s*)+)")
+_INV_GROUP = re.compile(rf"({_COLOR}): ({_ITEM}(?:, {_ITEM})*)\.")
 _ENTRY = re.compile(r"\d+ \w+(?: \w+)?")
 
 
@@ -69,7 +71,7 @@ def group_filter(name: str) -> dict | None:
     """The scene filter of a group phrase: "red shapes" -> {"color": "red"}, "circles" -> {"shape": "circle"}."""
     if name.endswith(" shapes") and name[: -len(" shapes")] in COLORS:
         return {"color": name[: -len(" shapes")]}
-    if name.endswith("s") and name[:-1] in SHAPES:
+    if name.endswith("s") and name[:-1] in ALL_SHAPES:
         return {"shape": name[:-1]}
     return None
 
@@ -118,7 +120,8 @@ def own_inventory(response: str) -> list[tuple[str, str]] | None:
 
 
 def _inventory_count(pairs: list[tuple[str, str]], group: dict) -> int:
-    return sum(1 for c, s in pairs if group.get("color", c) == c and group.get("shape", s) == s)
+    # An entry's last word is its shape ("small circle" -> circle).
+    return sum(1 for c, s in pairs if group.get("color", c) == c and group.get("shape", s.split()[-1]) == s.split()[-1])
 
 
 def has_inventory(item: dict) -> bool:
