@@ -206,3 +206,10 @@ def test_same_text_other_image_is_not_shared(base):
                                           {k: v for k, v in same_text.items()
                                            if k not in ("input_ids", "attention_mask")})
     assert sel.tolist() == [0, 1] and inv.tolist() == [0, 1]
+
+
+def test_prompt_keys_read_bfloat16_pixels():
+    """Pixel values in bfloat16 (a GPU evaluation) are compared by their bytes too."""
+    t = torch.randn(4, 6).to(torch.bfloat16)
+    assert fastgen._bytes(t) == fastgen._bytes(t.clone()) and fastgen._bytes(t) != fastgen._bytes(t + 1)
+    assert len(fastgen._bytes(t)) == 4 * 6 * 2

@@ -217,12 +217,13 @@ def _shared_prompts(config: Any, input_ids: torch.Tensor, attention_mask: torch.
         return everything, everything, kwargs
     pixels = kwargs.get("pixel_values")
     keys: dict[bytes, int] = {}
-    first, inv = [], []
+    first: list[int] = []
+    inv: list[int] = []
     for r in range(b):
-        h = hashlib.blake2b(input_ids[r].cpu().numpy().tobytes() + attention_mask[r].cpu().numpy().tobytes())
+        h = hashlib.blake2b(_bytes(input_ids[r]) + _bytes(attention_mask[r]))
         _, _, p0, pn = slices[r]
         if pn:
-            h.update(pixels[p0: p0 + pn].detach().cpu().numpy().tobytes())  # type: ignore[index]
+            h.update(_bytes(pixels[p0: p0 + pn]))  # type: ignore[index]
         key = h.digest()
         if key not in keys:
             keys[key] = len(first)
@@ -237,6 +238,11 @@ def _shared_prompts(config: Any, input_ids: torch.Tensor, attention_mask: torch.
         out["pixel_values"] = torch.cat([pixels[slices[r][2]: slices[r][2] + slices[r][3]] for r in first])
         out["image_grid_thw"] = torch.cat([grid[slices[r][0]: slices[r][0] + slices[r][1]] for r in first])
     return sel, torch.tensor(inv, device=input_ids.device), out
+
+
+def _bytes(t: torch.Tensor) -> bytes:
+    """A tensor's raw bytes, whatever its dtype (numpy has no bfloat16) or device."""
+    return t.detach().contiguous().view(-1).view(torch.uint8).cpu().numpy().tobytes()
 
 
 class _Live:
