@@ -45,16 +45,17 @@ def _run(src: Path, out: Path, loaded, **kw):
 
 def test_pass_rate_columns_and_one_generate_call_per_batch(tmp_path: Path, loaded, monkeypatch):
     src = write_toy_items("perception", 3, "train", 0, tmp_path / "p.jsonl")
-    model = loaded[0]
-    calls: list[dict] = []
-    real = model.generate
+    from seethink.models import fastgen
 
-    def spy(**kw):
+    calls: list[dict] = []
+    real = fastgen.generate
+
+    def spy(model, **kw):  # the engine's generate call (lean decoding; transformers' loop behind it)
         calls.append({"n": kw["num_return_sequences"], "prompts": kw["input_ids"].shape[0],
                       "images": kw["image_grid_thw"].shape[0], "sample": kw["do_sample"]})
-        return real(**kw)
+        return real(model, **kw)
 
-    monkeypatch.setattr(model, "generate", spy)
+    monkeypatch.setattr(fastgen, "generate", spy)
     out = tmp_path / "out" / "p_pk.jsonl"
     stats = _run(src, out, loaded)
     # 3 prompts in batches of 2: two generate calls, each prompt encoded once and expanded K times.
