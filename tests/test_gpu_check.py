@@ -56,6 +56,9 @@ def test_gpu_check_tiny_on_cpu(tmp_path: Path) -> None:
 
     vllm = res["vllm"]
     assert vllm["status"] == "skipped" and "GPU" in vllm["reason"]
+    hfgen = res["hfgen"]  # the same stage with rollouts by transformers' generate
+    assert hfgen["status"] == "ok", hfgen
+    assert hfgen["stage_result"]["steps"] == 1 and not hfgen["checkpoint_saved"]
 
     ev = res["eval"]
     if MATHVISION.is_file():
@@ -65,7 +68,8 @@ def test_gpu_check_tiny_on_cpu(tmp_path: Path) -> None:
     else:
         assert ev["status"] == "skipped" and "MATH-Vision" in ev["reason"]
 
-    for text in ("=== seethink GPU check ===", "s/step", "tok/s/GPU", "peak memory", "grpo-vllm  skipped"):
+    for text in ("=== seethink GPU check ===", "s/step", "tok/s/GPU", "peak memory", "grpo-hf-generate ok",
+                 "grpo-vllm        skipped"):
         assert text in proc.stdout, (text, log)
 
 
