@@ -144,3 +144,22 @@ def test_accumulation_rollout_batch_and_loss_knobs_run_through_trl(tiny_model_di
     assert info["steps"] == 4
     assert [json.loads(line)["step"] for line in metrics.read_text().splitlines()] == [1, 2, 3, 4]
     assert len(counter.read_text().splitlines()) == 2 * 4 * 2  # generations x prompts x group
+
+
+def test_lean_decoding_trains_the_same_as_transformers_generate(tmp_path: Path):
+    """Same seed, same stage, both decode loops: the same completions step after step, so the
+    same logged rewards, lengths and losses (the warm toy base: a model that ends its answers)."""
+    from seethink.training.warmstart import shipped_base
+
+    items = get_task("toy_visual").generate(12, "train", 3, ToyWorldSpec())
+    logs = {}
+    for fast in (False, True):
+        trainer = TrainerSpec(max_steps=3, batch_size=2, group_size=3, learning_rate=2e-5, beta=0.1,
+                              max_completion_length=48, temperature=1.0, save_steps=0, fast_generation=fast)
+        metrics = tmp_path / f"metrics-{fast}.jsonl"
+        run_stage(shipped_base(), items, trainer, RewardSpec(), tmp_path / f"s-{fast}", stage="visual",
+                  variant="v", metrics_path=metrics, report_to=[], seed=5)
+        logs[fast] = [json.loads(line) for line in metrics.read_text().splitlines()]
+    keys = ("reward", "accuracy", "format", "completion_length")
+    assert [[r[k] for k in keys] for r in logs[True]] == [[r[k] for k in keys] for r in logs[False]]
+    assert [r["loss"] for r in logs[True]] == pytest.approx([r["loss"] for r in logs[False]], rel=1e-4, abs=1e-7)
