@@ -239,18 +239,23 @@ def test_unwritable_output_folder_fails_up_front(cli, tmp_path: Path, monkeypatc
     assert code == 2 and f"output directory {tmp_path / 'ro'} is not writable: permission denied" in err
 
 
+def _disk_fills_after(monkeypatch, n: int) -> None:
+    """os.write writes the first n bytes of a longer write, then the disk is full."""
+    real_write = os.write
+
+    def half_then_full(fd, data):
+        if len(data) > n:
+            return real_write(fd, bytes(data[:n]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_full)
+
+
 def test_full_disk_while_appending_leaves_no_torn_line(tmp_path: Path, monkeypatch):
     path = tmp_path / "metrics.jsonl"
     append_jsonl(path, {"step": 1})
     before = path.read_bytes()
-    real_write = os.write
-
-    def half_then_full(fd, data):
-        if len(data) > 4:
-            return real_write(fd, bytes(data[:4]))
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(os, "write", half_then_full)
+    _disk_fills_after(monkeypatch, 4)
     with pytest.raises(UserError, match=rf"cannot write {path}: no space left on the device.*re-run"):
         append_jsonl(path, {"step": 2, "reward": 0.5})
     monkeypatch.undo()
@@ -266,14 +271,7 @@ def test_full_disk_while_appending_benchmark_responses_rolls_back_the_batch(tmp_
     path = tmp_path / "mathvision" / "responses.jsonl"
     _append_rows(path, [{"id": "a", "response": "x"}])
     before = path.read_bytes()
-    real_write = os.write
-
-    def half_then_full(fd, data):
-        if len(data) > 10:
-            return real_write(fd, bytes(data[:10]))
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(os, "write", half_then_full)
+    _disk_fills_after(monkeypatch, 10)
     with pytest.raises(UserError, match="no space left"):
         _append_rows(path, [{"id": "b", "response": "é"}, {"id": "c", "response": "z"}])
     monkeypatch.undo()
