@@ -100,3 +100,15 @@ def openai_server():
     yield start
     for httpd in servers:
         httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def golden():
+    """tests/golden/regenerate.py as a module: the renderers the golden files are compared with."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("golden_regenerate", REPO / "tests" / "golden" / "regenerate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,6 +1,6 @@
-"""Code, recipes and comments say why, not when: no development history (a session, issue or
-round with its number) in the package, recipes, benchmarks, experiments or tests. The user documentation
-(README, docs/) is held to the same rule once it is rewritten as user documentation."""
+"""Code, recipes, comments and docs say why, not when: no development history (a session, issue or
+round with its number) in the package, recipes, benchmarks, experiments, tests, README or docs.
+Measurements keep their provenance as a date and a commit instead."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCANNED = ("src", "recipes", "configs", "benchmarks", "experiments", "tests", ".ci")
+SCANNED = ("src", "recipes", "configs", "benchmarks", "experiments", "tests", ".ci", "docs", "README.md", "Makefile")
 SUFFIXES = {".py", ".yaml", ".yml", ".jinja", ".md", ".txt", ".toml", ""}
 HISTORY = re.compile(r"\b(?:session|issue|round|sitting)s?[ -]?#?\d+", re.IGNORECASE)
 
 
 def _files():
     for top in SCANNED:
-        for p in sorted((ROOT / top).rglob("*")):
+        paths = [ROOT / top] if (ROOT / top).is_file() else sorted((ROOT / top).rglob("*"))
+        for p in paths:
             skip = {"fixtures", "__pycache__"} & set(p.parts) or any(x.endswith(".egg-info") for x in p.parts)
             if p.is_file() and p.suffix in SUFFIXES and not skip and p.name != Path(__file__).name:
                 yield p

@@ -109,12 +109,11 @@ def test_user_reward_from_a_file(tmp_path: Path):
         build_reward(extra=["acuracy"])
 
 
-def test_rewards_golden_file():
-    """Fixed completions and their reward parts; update the file only on purpose."""
+def test_rewards_golden_file(golden):
+    """Fixed completions and their reward parts; update the file only on purpose (regenerate.py)."""
     cases = json.loads(GOLDEN.read_text())
-    r = build_reward()
-    for case in cases:
-        assert r(case["completion"], case["item"]) == pytest.approx(case["reward"]), case["completion"]
+    for case, now in zip(cases, golden.rewards_cases(cases), strict=True):
+        assert now["reward"] == pytest.approx(case["reward"]), case["completion"]
 
 
 def test_closeness_gives_partial_credit_for_numbers_only():
