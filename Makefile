@@ -27,6 +27,9 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks experiments
+	$(MAKE) typecheck
+
+typecheck: $(STAMP)
 	$(BIN)/mypy src/seethink
 
 clean:

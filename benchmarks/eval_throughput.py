@@ -31,7 +31,7 @@ from pathlib import Path
 SHARED_MATHV = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "mathvision"
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=32)
@@ -42,7 +42,22 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=SHARED_MATHV, help="MATH-Vision folder (toy items if absent)")
     ap.add_argument("--decoding", action="store_true", help="lean decode loop vs transformers' generate")
     ap.add_argument("--reps", type=int, default=2, help="--decoding: alternating repetitions")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def _items(args: argparse.Namespace) -> tuple[list[dict], str, bool]:
+    """Real MATH-Vision items when the folder is there, else toy-world ones; their source; which."""
+    from seethink.eval.benchmarks import load
+
+    if (args.data / "testmini.jsonl").is_file():
+        return load("mathvision", args.data)[: args.items], f"MATH-Vision testmini ({args.data})", True
+    from seethink.data.toyworld import generate_items
+
+    return generate_items("perception", args.items, "test", seed=0), "toy-world perception items", False
+
+
+def main() -> None:
+    args = _parse_args()
     if args.decoding:
         decoding(args)
         return
@@ -50,7 +65,6 @@ def main() -> None:
     from seethink.data.images import item_images
     from seethink.data.prompts import render_prompt
     from seethink.eval.bench_run import evaluate_benchmarks, read_responses
-    from seethink.eval.benchmarks import load
     from seethink.eval.engine import generate
     from seethink.models.build_toy import build_toy
     from seethink.models.load import load_model
@@ -60,15 +74,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(args.model) if args.model else build_toy(Path(tmp) / "model")
         model, processor = load_model(model_dir)
-        real = (args.data / "testmini.jsonl").is_file()
-        if real:
-            items = load("mathvision", args.data)[: args.items]
-            source = f"MATH-Vision testmini ({args.data})"
-        else:
-            from seethink.data.toyworld import generate_items
-
-            items = generate_items("perception", args.items, "test", seed=0)
-            source = "toy-world perception items"
+        items, source, real = _items(args)
         convs = [[{"role": "user", "content": render_prompt(it)}] for it in items]
         kw = {"max_new_tokens": args.max_new_tokens, "temperature": 0.0}
 

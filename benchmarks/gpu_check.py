@@ -61,7 +61,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -408,37 +408,10 @@ def _patched(obj: Any, name: str, make: Any) -> Iterator[bool]:
         setattr(obj, name, original)
 
 
-def part_grpo(s: dict[str, Any], work: Path, use_vllm: bool, lean: bool = True) -> dict[str, Any]:
-    """One GRPO stage; rollouts by vLLM, or in-process by seethink's lean decoding (`lean`, the
-    default) or by transformers' `generate`, so the two in-process loops compare at full size."""
-    t0 = time.perf_counter()
-    name = "vllm" if use_vllm else ("hf" if lean else "hfgen")
-    if use_vllm:
-        try:
-            import vllm  # noqa: F401
-        except Exception as exc:  # noqa: BLE001 - any import failure is a reason to skip
-            return {"status": "skipped", "reason": f"import vllm failed: {type(exc).__name__}: {exc}"}
+def _stage_probes(rec: dict[str, Any], device: str, save: bool) -> tuple[Callable[[Any], Any], ...]:
+    """Wrappers for `part_grpo` to patch into the stage: they record step, generation and save
+    times into `rec` (and, with `save` false, skip the checkpoint save)."""
     from transformers import TrainerCallback
-    from trl import GRPOTrainer
-
-    from seethink.config import RewardSpec, ToyWorldSpec, TrainerSpec
-    from seethink.data.tasks import get_task
-    from seethink.training import stage
-
-    device = s["device"]
-    _reset_peak(device)
-    model_dir = work / "model"
-    items = get_task("toy_visual").generate(max(8, s["steps"] * s["batch_size"]), "train", 0, ToyWorldSpec())
-    # One process, one GPU, one generation per optimizer step; the recipes' optimisation settings.
-    t = TrainerSpec(max_steps=s["steps"], batch_size=s["batch_size"], group_size=s["group_size"],
-                    learning_rate=1e-6, beta=1e-2, weight_decay=1e-2, temperature=1.0,
-                    max_prompt_length=s["max_prompt_length"], max_completion_length=s["max_completion_length"],
-                    gradient_checkpointing=True, bf16=None, save_steps=0, logging_steps=1,
-                    use_vllm=use_vllm, vllm_mode="colocate",
-                    vllm_gpu_memory_utilization=s["vllm_gpu_memory_utilization"],
-                    vllm_max_model_length=4096 if use_vllm else 0, fast_generation=lean)
-    rec: dict[str, Any] = {"steps": [], "gen_s": [], "gen_tokens": [], "logs": [], "train_begin": None,
-                           "save_s": None}
 
     class Probe(TrainerCallback):
         """seethink's metrics callback, plus wall-clock marks around every optimizer step."""
@@ -481,7 +454,7 @@ def part_grpo(s: dict[str, Any], work: Path, use_vllm: bool, lean: bool = True) 
     def saving(original: Any) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             s0 = time.perf_counter()
-            if use_vllm or not lean:  # the HF part saved this model already; spare the budget
+            if not save:  # the HF part saved this model already; spare the budget
                 return None
             out = original(*args, **kwargs)
             rec["save_s"] = time.perf_counter() - s0
@@ -489,6 +462,41 @@ def part_grpo(s: dict[str, Any], work: Path, use_vllm: bool, lean: bool = True) 
 
         return wrapper
 
+    return metrics_callback, timed_generation, saving
+
+
+def part_grpo(s: dict[str, Any], work: Path, use_vllm: bool, lean: bool = True) -> dict[str, Any]:
+    """One GRPO stage; rollouts by vLLM, or in-process by seethink's lean decoding (`lean`, the
+    default) or by transformers' `generate`, so the two in-process loops compare at full size."""
+    t0 = time.perf_counter()
+    name = "vllm" if use_vllm else ("hf" if lean else "hfgen")
+    if use_vllm:
+        try:
+            import vllm  # noqa: F401
+        except Exception as exc:  # noqa: BLE001 - any import failure is a reason to skip
+            return {"status": "skipped", "reason": f"import vllm failed: {type(exc).__name__}: {exc}"}
+    from trl import GRPOTrainer
+
+    from seethink.config import RewardSpec, ToyWorldSpec, TrainerSpec
+    from seethink.data.tasks import get_task
+    from seethink.training import stage
+
+    device = s["device"]
+    _reset_peak(device)
+    model_dir = work / "model"
+    items = get_task("toy_visual").generate(max(8, s["steps"] * s["batch_size"]), "train", 0, ToyWorldSpec())
+    # One process, one GPU, one generation per optimizer step; the recipes' optimisation settings.
+    t = TrainerSpec(max_steps=s["steps"], batch_size=s["batch_size"], group_size=s["group_size"],
+                    learning_rate=1e-6, beta=1e-2, weight_decay=1e-2, temperature=1.0,
+                    max_prompt_length=s["max_prompt_length"], max_completion_length=s["max_completion_length"],
+                    gradient_checkpointing=True, bf16=None, save_steps=0, logging_steps=1,
+                    use_vllm=use_vllm, vllm_mode="colocate",
+                    vllm_gpu_memory_utilization=s["vllm_gpu_memory_utilization"],
+                    vllm_max_model_length=4096 if use_vllm else 0, fast_generation=lean)
+    rec: dict[str, Any] = {"steps": [], "gen_s": [], "gen_tokens": [], "logs": [], "train_begin": None,
+                           "save_s": None}
+
+    metrics_callback, timed_generation, saving = _stage_probes(rec, device, save=not use_vllm and lean)
     out_dir = work / f"stage-{name}"
     t_call = time.perf_counter()
     with _patched(stage, "_metrics_callback", metrics_callback), \
@@ -544,7 +552,7 @@ def _step_stats(rec: dict[str, Any], s: dict[str, Any], gen_timed: bool) -> dict
 
 def part_eval(s: dict[str, Any], work: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
-    from seethink.eval import bench_run
+    from seethink.eval import bench_generate, bench_run
 
     device = s["device"]
     _reset_peak(device)
@@ -561,7 +569,7 @@ def part_eval(s: dict[str, Any], work: Path) -> dict[str, Any]:
 
     patches = contextlib.ExitStack()
     with patches:
-        patches.enter_context(_patched(bench_run, "generate", timed))  # the HF engine
+        patches.enter_context(_patched(bench_generate, "generate", timed))  # the HF engine
         if s["eval_backend"] != "hf":
             from seethink.eval import vllm_engine
 
@@ -725,28 +733,9 @@ def _header(s: dict[str, Any]) -> dict[str, Any]:
                                           f"trl {trl.__version__}, vllm {vllm}"}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.part is not None:
-        return _child(args.part, args.work_dir)
-    start = time.perf_counter()
-    import torch
-
-    cuda = bool(torch.cuda.is_available())
-    s = resolve_settings(args, cuda)
-    if not cuda and not s["tiny"]:
-        print("gpu_check: no CUDA GPU here; the 7B/3B shapes need one. Run with --tiny to check the code path.")
-        return 2
-    isolated = cuda if args.isolate == "auto" else args.isolate == "yes"
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="seethink-gpu-check-"))
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "settings.json").write_text(json.dumps(s))
-    _setup(s)
-    header = _header(s) if not isolated else {"device": "?", "versions": "?"}
-    print(f"[gpu_check] work dir {work}; parts: build, {', '.join(PART_NAMES[p] for p in s['parts'])}; "
-          f"budget {s['budget_s']:.0f} s; {'one process per part' if isolated else 'one process'}", flush=True)
-
-    skip = {"vllm": _vllm_reason(cuda), "eval": _eval_reason(s)}
+def _run_parts(s: dict[str, Any], work: Path, skip: dict[str, str | None], isolated: bool,
+               start: float) -> dict[str, dict[str, Any]]:
+    """Build, then each selected part (in its own process when `isolated`), within the time budget."""
     results: dict[str, dict[str, Any]] = {}
     for part in ("build", *s["parts"]):
         if skip.get(part):
@@ -774,6 +763,32 @@ def main(argv: list[str] | None = None) -> int:
               + (f": {res.get('reason')}" if res["status"] != "ok" else ""), flush=True)
         if part == "build" and res["status"] != "ok":
             break
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.part is not None:
+        return _child(args.part, args.work_dir)
+    start = time.perf_counter()
+    import torch
+
+    cuda = bool(torch.cuda.is_available())
+    s = resolve_settings(args, cuda)
+    if not cuda and not s["tiny"]:
+        print("gpu_check: no CUDA GPU here; the 7B/3B shapes need one. Run with --tiny to check the code path.")
+        return 2
+    isolated = cuda if args.isolate == "auto" else args.isolate == "yes"
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="seethink-gpu-check-"))
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "settings.json").write_text(json.dumps(s))
+    _setup(s)
+    header = _header(s) if not isolated else {"device": "?", "versions": "?"}
+    print(f"[gpu_check] work dir {work}; parts: build, {', '.join(PART_NAMES[p] for p in s['parts'])}; "
+          f"budget {s['budget_s']:.0f} s; {'one process per part' if isolated else 'one process'}", flush=True)
+
+    skip = {"vllm": _vllm_reason(cuda), "eval": _eval_reason(s)}
+    results = _run_parts(s, work, skip, isolated, start)
     if isolated:  # read here after the parts, so this process held no GPU memory while they ran
         header = _header(s)
     total = time.perf_counter() - start

@@ -27,7 +27,11 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=4)
     ap.add_argument("--group", type=int, default=2)
     args = ap.parse_args()
+    _compare(_capture(args))
 
+
+def _capture(args: argparse.Namespace) -> dict:
+    """Run one GRPO step; return the arguments and result of TRL's first log-prob forward."""
     import torch
     from trl.trainer.grpo_trainer import GRPOTrainer
 
@@ -62,6 +66,13 @@ def main() -> None:
         run_stage(base, items, stage_trainer(recipe, StageSpec(name="check", tasks=[task.name])), recipe.reward,
                   Path(tmp) / "stage", stage="check", variant="check", metrics_path=Path(tmp) / "m.jsonl", seed=0,
                   cell_px=recipe.toy.cell_px, dtype=recipe.model.dtype)
+    return seen
+
+
+def _compare(seen: dict) -> None:
+    """Recompute each captured rollout alone, unpadded, and print the largest log-prob difference."""
+    import torch
+
     model = seen["model"].eval()
     ids, mask, keep = seen["input_ids"], seen["attention_mask"], seen["logits_to_keep"]  # (B, P+C), (B, P+C), C
     pixels, grid = seen["pixel_values"], seen["image_grid_thw"]  # (sum of patches, D), (n_images, 3)

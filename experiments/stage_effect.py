@@ -26,7 +26,8 @@ import json
 from pathlib import Path
 
 
-def main() -> None:
+def _parse_args() -> tuple[argparse.Namespace, list[str], str, float]:
+    """The arguments, checked; the capabilities to score; the replayed capability and its share."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--capability", choices=("perception", "text", "visual"), required=True)
     ap.add_argument("--seeds", default="0,1,2", help="comma list of RL seeds")
@@ -65,17 +66,20 @@ def main() -> None:
             ap.error(f"--replay takes CAP=SHARE with a capability and a share in (0, 1), got {args.replay!r}")
     if bad:
         ap.error(f"--score takes perception, text or visual, got {bad}")
+    return args, scored, replay_cap, replay_share
 
+
+def main() -> None:
+    args, scored, replay_cap, replay_share = _parse_args()
     from seethink.utils import pin_threads
 
     pin_threads(args.threads or None)
-    from seethink.config import StageSpec, load_recipe, stage_trainer
+    from seethink.config import load_recipe
     from seethink.data.tasks import get_task
     from seethink.eval.run import evaluate_checkpoint
-    from seethink.eval.stats import bootstrap_ci, paired_deltas
+    from seethink.eval.stats import paired_deltas
     from seethink.models.resolve import resolve_model
     from seethink.recipes import preset_path
-    from seethink.training.stage import run_stage
     from seethink.utils import read_jsonl
 
     recipe = load_recipe(preset_path("fast"), [
@@ -107,19 +111,38 @@ def main() -> None:
         sdir = out / f"seed{seed}"
         ckpt = sdir / "stage" / "checkpoint"
         if not (sdir / "done.json").is_file():
-            trainer = stage_trainer(recipe, StageSpec(name=args.capability, tasks=[task.name]))
-            items = band if band is not None else task.generate(args.items, "train", seed * 1000 + 7, recipe.toy)
-            if replay_cap:
-                k = round(len(items) * replay_share / (1.0 - replay_share))
-                items = items + get_task(f"toy_{replay_cap}").generate(k, "train", seed * 1000 + 8, recipe.toy)
-            info = run_stage(base, items, trainer, recipe.reward, sdir / "stage", stage=args.capability,
-                             variant=f"seed{seed}", metrics_path=sdir / "metrics.jsonl", seed=seed,
-                             cell_px=recipe.toy.cell_px, dtype=recipe.model.dtype)
-            (sdir / "done.json").write_text(json.dumps(info))
+            _train(args, recipe, task, base, band, seed, replay_cap, replay_share, sdir)
         after = evaluate(ckpt, f"seed{seed}")
         for cap in scored:
             for f in deltas[cap]:
                 deltas[cap][f].append(paired_deltas(before[cap][f], after[cap][f]))
+    _report(args, recipe, base, scored, deltas, replay_cap, replay_share)
+
+
+def _train(args: argparse.Namespace, recipe, task, base, band: list[dict] | None, seed: int,  # type: ignore[no-untyped-def]
+           replay_cap: str, replay_share: float, sdir: Path) -> None:
+    """One seed's GRPO stage from the base; writes `sdir/done.json` when it finishes."""
+    from seethink.config import StageSpec, stage_trainer
+    from seethink.data.tasks import get_task
+    from seethink.training.stage import run_stage
+
+    trainer = stage_trainer(recipe, StageSpec(name=args.capability, tasks=[task.name]))
+    items = band if band is not None else task.generate(args.items, "train", seed * 1000 + 7, recipe.toy)
+    if replay_cap:
+        k = round(len(items) * replay_share / (1.0 - replay_share))
+        items = items + get_task(f"toy_{replay_cap}").generate(k, "train", seed * 1000 + 8, recipe.toy)
+    info = run_stage(base, items, trainer, recipe.reward, sdir / "stage", stage=args.capability,
+                     variant=f"seed{seed}", metrics_path=sdir / "metrics.jsonl", seed=seed,
+                     cell_px=recipe.toy.cell_px, dtype=recipe.model.dtype)
+    (sdir / "done.json").write_text(json.dumps(info))
+
+
+def _report(args: argparse.Namespace, recipe, base, scored: list[str], deltas: dict,  # type: ignore[no-untyped-def]
+            replay_cap: str, replay_share: float) -> None:
+    """Print each effect with its interval; write them to OUT/effect.json."""
+    from seethink.config import StageSpec, stage_trainer
+    from seethink.eval.stats import bootstrap_ci
+
     t = stage_trainer(recipe, StageSpec())
     print(f"\n{args.capability} stage from {base}: {t.max_steps} steps, {t.batch_size} prompts x G={t.group_size}, "
           f"lr {t.learning_rate:g}, seeds {args.seeds}, {recipe.eval.items_per_capability} held-out items per "
@@ -134,7 +157,7 @@ def main() -> None:
             runs = ", ".join(f"{x:+.1f}" for x in ci["per_run"])
             print(f"  on {cap:10s} {kind:8s} effect {ci['delta']:+.1f} points, 95% interval "
                   f"[{ci['ci_low']:+.1f}, {ci['ci_high']:+.1f}] (per seed: {runs})")
-    (out / "effect.json").write_text(json.dumps(result, indent=1))
+    (Path(args.out) / "effect.json").write_text(json.dumps(result, indent=1))
 
 
 def _pass_band_items(args: argparse.Namespace, recipe, task, base, out: Path) -> list[dict]:  # type: ignore[no-untyped-def]

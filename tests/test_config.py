@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -36,18 +37,18 @@ def test_yaml_then_cli_overrides(tmp_path: Path):
         ("stages.9.name=x", "out of range"),
         ("trainer.max_steps=ten", "expected an integer"),
         ("trainer.group_size=1", "at least 2 completions"),
-        ("trainer.learning_rate=-1", "must be > 0"),
+        ("trainer.learning_rate=-1", "'trainer.learning_rate': must be (0, 1), got -1"),
         ("trainer.loss_type=ppo", "must be one of"),
         ("trainer.optim=adam", "'trainer.optim': must be one of adamw_torch"),
         ("trainer.adam_epsilon=0", "'trainer.adam_epsilon': must be > 0"),
-        ("variants=[staged,foo]", "unknown variant"),
+        ("variants=[staged,foo]", "'variants.1': must be one of staged, merged; got 'foo'"),
         ("stages.0.replay=0.2", "'stages.0.replay': the first stage has no earlier stage"),
         ("stages.1.replay=1", "'stages.1.replay': must be a share in"),
         ("nonsense", "key.sub=value"),
     ],
 )
 def test_bad_overrides_are_rejected_with_a_reason(override: str, message: str):
-    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(".", r"\.")):
+    with pytest.raises(UserError, match=re.escape(message)):
         load_recipe(None, [override])
 
 
@@ -100,3 +101,58 @@ def test_example_recipes_load():
     for p in recipes:
         load_recipe(p)
 
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.top_p=1.5", "config key 'trainer.top_p': must be (0, 1], got 1.5"),  # as README quotes it
+        ("stages.2.trainer.warmup_ratio=1", "config key 'stages.2.trainer.warmup_ratio': must be [0, 1), got 1"),
+        ("trainer.lora_r=-1", "config key 'trainer.lora_r': must be >= 0 (0 = no LoRA), got -1"),
+        ("trainer.vllm_server_port=70000", "'trainer.vllm_server_port': must be a TCP port in [1, 65535], got 70000"),
+        ("trainer.beta=.nan", "config key 'trainer.beta': must be a finite number, got nan"),
+        ("curriculum.mode=easy", "'curriculum.mode': must be one of none, difficulty, capability, "
+                                 "capability_x_difficulty ('' = off); got 'easy'"),
+        ("logging.report_to=[tensorbord]", "'logging.report_to.0': must be one of tensorboard, wandb, mlflow"),
+        ("toy.shapes=circle,blob", "'toy.shapes.1': must be one of circle, square"),
+        ("toy.jitter_px=14", "config key 'toy.jitter_px': must be [0, 13], got 14"),
+        ("experiment.caption_stage.name=a/b", "'experiment.caption_stage.name': 'a/b' cannot name a folder"),
+        ("experiment.arms=[{name: ..}]", "'experiment.arms.0.name': '..' cannot name a folder"),
+        ("experiment.arms=[{name: x, like: staged, trainer: {epsilon: 2}}]",
+         "config key 'experiment.arms.0.trainer.epsilon': must be (0, 1), got 2"),
+        ("toy_model.num_kv_heads=3", "'toy_model.num_heads': hidden_size must be a multiple of num_heads"),
+    ],
+)
+def test_each_declared_setting_is_checked_where_it_is_used(override: str, message: str):
+    with pytest.raises(UserError, match=re.escape(message)):
+        load_recipe(None, [override])
+
+
+def test_the_defaults_pass_every_declared_check():
+    """A declared rule that refused its field's default would refuse every recipe."""
+    import dataclasses
+
+    from seethink.config import schema
+    from seethink.config.validate import check_fields
+
+    check_fields(Recipe())
+    specs = [c for c in vars(schema).values() if isinstance(c, type) and dataclasses.is_dataclass(c)]
+    declared = [f for c in specs if c is not schema.Allowed for f in dataclasses.fields(c) if schema.allowed_of(f)]
+    assert len(declared) > 60  # the generic pass checks the settings, not a handful
+
+
+def test_config_imports_no_toy_world_training_or_eval_code():
+    import subprocess
+    import sys
+
+    code = ("import sys, seethink.config; bad = sorted(m for m in sys.modules if m.startswith("
+            "('seethink.data', 'seethink.training', 'seethink.eval', 'seethink.models'))); print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_packaged_presets_load():
+    presets = sorted((Path(__file__).resolve().parents[1] / "src" / "seethink" / "recipes").glob("*.yaml"))
+    assert presets
+    for p in presets:
+        assert load_recipe(p).name == p.stem

@@ -185,7 +185,7 @@ def test_a_corrupt_benchmark_image_fails_before_the_model_loads(tmp_path: Path):
 
 
 def test_an_empty_stage_file_is_named(tmp_path: Path):
-    from seethink.training.pipeline import data_file_items
+    from seethink.data.plan import data_file_items
 
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
@@ -327,8 +327,8 @@ def test_a_library_reporting_a_full_disk_is_named(tmp_path: Path):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("trainer.learning_rate=2", "'trainer.learning_rate': must be > 0 and < 1, got 2"),
-        ("trainer.learning_rate=.nan", "'trainer.learning_rate': must be > 0 and < 1, got nan"),
+        ("trainer.learning_rate=2", "'trainer.learning_rate': must be (0, 1), got 2"),
+        ("trainer.learning_rate=.nan", "'trainer.learning_rate': must be a finite number, got nan"),
         ("trainer.beta=-0.1", "'trainer.beta': must be >= 0, got -0.1"),
         ("trainer.beta=.inf", "'trainer.beta': must be a finite number, got inf"),
         ("trainer.temperature=0", "'trainer.temperature': must be (0, 5], got 0"),

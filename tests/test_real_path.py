@@ -218,7 +218,7 @@ def _changed(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> set[str]
 def test_real_path_captions_to_benchmarks(qwen25: tuple[Path, Path], tmp_path: Path, cli, openai_server,
                                           monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     _need_benchmarks()
-    from seethink.eval import bench_run, engine
+    from seethink.eval import bench_generate, bench_run, engine
     from seethink.eval.device import placement
 
     model, second = qwen25
@@ -330,7 +330,7 @@ eval: {{benchmarks: [{', '.join(BENCHES)}], data_root: {BENCH}, benchmark_limit:
     run = tmp_path / "run"
     bench_calls: list[dict] = []
     with monkeypatch.context() as m:
-        m.setattr(bench_run, "generate", bench_stand_in(bench_run.generate, model, bench_calls))
+        m.setattr(bench_generate, "generate", bench_stand_in(bench_generate.generate, model, bench_calls))
         code, out, err = cli(["run", str(recipe), "--out", str(run)])
     assert code == 0, err[-3000:]
     capsys.readouterr()
@@ -436,16 +436,16 @@ def test_placement_without_a_gpu(qwen25: tuple[Path, Path], tmp_path: Path, cli,
     _need_benchmarks()
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: this checks the CPU side of placement")
-    from seethink.eval import bench_run
+    from seethink.eval import bench_generate
 
     seen: list[tuple] = []
-    real = bench_run.generate
+    real = bench_generate.generate
 
     def recording(model, processor, convs, imgs, **kw):  # noqa: ANN001, ANN202
         seen.append(_placement(model))
         return real(model, processor, convs, imgs, **kw)
 
-    monkeypatch.setattr(bench_run, "generate", recording)
+    monkeypatch.setattr(bench_generate, "generate", recording)
     out = tmp_path / "eval"
     code, _, err = cli(["eval", "--model", str(qwen25[0]), "--benchmarks", "mathvision", "--data-root", str(BENCH),
                         "--limit", "2", "--max-new-tokens", "4", "--device", "cpu", "--dtype", "bfloat16",

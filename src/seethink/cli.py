@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from seethink.errors import UserError
+
+if TYPE_CHECKING:
+    from seethink.config import Recipe
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 data_app = typer.Typer(no_args_is_help=True, help="Data tools: toy items and more.")
@@ -89,17 +92,27 @@ def eval_cmd(
     overrides: Overrides = None,
 ) -> None:
     """Evaluate a checkpoint on benchmarks (official result files + metrics) or the toy held-out sets."""
-    import dataclasses
-
-    from seethink.models.resolve import resolve_model
     from seethink.utils import pin_threads
 
+    recipe = _eval_recipe(overrides, (("device", device), ("dtype", dtype), ("samples", samples),
+                                      ("temperature", temperature), ("top_p", top_p), ("protocol", protocol)))
+    _writable(out)
+    pin_threads(recipe.threads or None)
+    if benchmarks:
+        _eval_benchmarks(recipe, model, benchmarks, data_root=data_root, data=data, limit=limit, out=out,
+                         max_new_tokens=max_new_tokens, batch_size=batch_size, backend=backend,
+                         base_model=base_model)
+    else:
+        _eval_toy(recipe, model, capabilities, n=n, ablation=ablation, out=out)
+
+
+def _eval_recipe(overrides: list[str] | None, flags: tuple[tuple[str, object], ...]) -> Recipe:
+    """The recipe with the eval flags that were given set on `recipe.eval`, validated; an error names
+    the flag, not the config key."""
     recipe = _recipe(None, overrides)
-    e = recipe.eval
-    for key, value in (("device", device), ("dtype", dtype), ("samples", samples), ("temperature", temperature),
-                       ("top_p", top_p), ("protocol", protocol)):
+    for key, value in flags:
         if value is not None:
-            setattr(e, key, value)
+            setattr(recipe.eval, key, value)
     from seethink.config import validate
 
     try:
@@ -109,39 +122,55 @@ def eval_cmd(
 
         raise UserError(re.sub(r"config key 'eval\.(device|dtype|samples|temperature|top_p|protocol)'",
                                lambda m: "--" + m.group(1).replace("_", "-"), str(exc))) from None
-    _writable(out)
-    pin_threads(recipe.threads or None)
-    if benchmarks:
-        from seethink.eval.bench_run import evaluate_benchmarks
+    return recipe
 
-        names = [b.strip() for b in benchmarks.split(",") if b.strip()]
-        paths = {}
-        for spec in data or []:
-            if "=" not in spec:
-                raise UserError(f"--data expects NAME=DIR, got {spec!r}")
-            name, _, folder = spec.partition("=")
-            paths[name.strip()] = Path(folder)
-        if data_root is None and not all(nm in paths for nm in names):
-            raise UserError("give --data-root DIR (one folder per benchmark) or --data NAME=DIR for each")
-        judge = None
-        if e.protocol == "paper" and e.judge_base_url:
-            from seethink.eval.judge import Judge
 
-            judge = Judge(e.judge_base_url, e.judge_model, api_key_env=e.judge_api_key_env,
-                          cache_path=out / "judge_cache.jsonl")
-        results = evaluate_benchmarks(
-            resolve_model(model, recipe), names, data_root=data_root, data_paths=paths, limit=limit, out_dir=out,
-            max_new_tokens=max_new_tokens, batch_size=batch_size, device=e.device, dtype=e.dtype,
-            load_dtype=recipe.model.dtype, trust_remote_code=recipe.model.trust_remote_code, backend=backend,
-            samples=e.samples, temperature=e.temperature, top_p=e.top_p, seed=e.seed, protocol=e.protocol,
-            is_base=base_model, system_prompt=e.paper_system_prompt, judge=judge,
-        )
-        keys = ("correct", "total", "accuracy", "sampled_accuracy", "protocol")
-        typer.echo(json.dumps({k: {m: v.get(m) for m in keys if m in v} for k, v in results.items()}, indent=2))
-        return
+def _benchmark_paths(names: list[str], data: list[str] | None, data_root: Path | None) -> dict[str, Path]:
+    """`--data NAME=DIR` as {name: folder}; every benchmark needs one there or `--data-root`."""
+    paths = {}
+    for spec in data or []:
+        if "=" not in spec:
+            raise UserError(f"--data expects NAME=DIR, got {spec!r}")
+        name, _, folder = spec.partition("=")
+        paths[name.strip()] = Path(folder)
+    if data_root is None and not all(nm in paths for nm in names):
+        raise UserError("give --data-root DIR (one folder per benchmark) or --data NAME=DIR for each")
+    return paths
 
+
+def _eval_benchmarks(recipe: Recipe, model: str, benchmarks: str, *, data_root: Path | None, data: list[str] | None,
+                     limit: int | None, out: Path, max_new_tokens: int, batch_size: int, backend: str,
+                     base_model: bool) -> None:
+    from seethink.eval.bench_run import evaluate_benchmarks
+    from seethink.models.resolve import resolve_model
+
+    e = recipe.eval
+    names = [b.strip() for b in benchmarks.split(",") if b.strip()]
+    paths = _benchmark_paths(names, data, data_root)
+    judge = None
+    if e.protocol == "paper" and e.judge_base_url:
+        from seethink.eval.judge import Judge
+
+        judge = Judge(e.judge_base_url, e.judge_model, api_key_env=e.judge_api_key_env,
+                      cache_path=out / "judge_cache.jsonl")
+    results = evaluate_benchmarks(
+        resolve_model(model, recipe), names, data_root=data_root, data_paths=paths, limit=limit, out_dir=out,
+        max_new_tokens=max_new_tokens, batch_size=batch_size, device=e.device, dtype=e.dtype,
+        load_dtype=recipe.model.dtype, trust_remote_code=recipe.model.trust_remote_code, backend=backend,
+        samples=e.samples, temperature=e.temperature, top_p=e.top_p, seed=e.seed, protocol=e.protocol,
+        is_base=base_model, system_prompt=e.paper_system_prompt, judge=judge,
+    )
+    keys = ("correct", "total", "accuracy", "sampled_accuracy", "protocol")
+    typer.echo(json.dumps({k: {m: v.get(m) for m in keys if m in v} for k, v in results.items()}, indent=2))
+
+
+def _eval_toy(recipe: Recipe, model: str, capabilities: str, *, n: int, ablation: bool, out: Path) -> None:
+    """The toy held-out sets of the given capabilities, `n` items each."""
+    import dataclasses
+
+    from seethink.data.plan import eval_items
     from seethink.eval.run import evaluate_checkpoint
-    from seethink.training.pipeline import eval_items
+    from seethink.models.resolve import resolve_model
 
     caps = [c.strip() for c in capabilities.split(",") if c.strip()]
     bad = [c for c in caps if c not in ("perception", "text", "visual")]

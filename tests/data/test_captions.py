@@ -49,7 +49,7 @@ def test_toy_caption_items_are_split_by_content_and_target_the_caption():
 
 
 def test_docci_style_file_converts_with_split_filter(tmp_path: Path):
-    from seethink.training.pipeline import data_file_items
+    from seethink.data.plan import data_file_items
 
     _png(tmp_path / "docci" / "images" / "train_00001.png", (200, 0, 0))
     _png(tmp_path / "docci" / "images" / "test_00001.png", (0, 0, 200))
@@ -115,8 +115,8 @@ def test_caption_sft_stage_trains_on_captions(tiny_model_dir: Path, tmp_path: Pa
     from safetensors.torch import load_file
 
     from seethink.config import RewardSpec, TrainerSpec
+    from seethink.data.plan import data_file_items
     from seethink.training.datasets import sft_dataset
-    from seethink.training.pipeline import data_file_items
     from seethink.training.stage import run_stage
 
     _png(tmp_path / "real.png", (40, 80, 220))

@@ -206,3 +206,18 @@ def test_cli_passk_shards_and_merge(tmp_path: Path, tiny_model_dir: Path):
     assert r.exit_code == 0 and "merged 2 shards" in r.output
     r = CliRunner().invoke(app, [*base, "--device", "gpu"])
     assert r.exit_code != 0 and "--device must be auto, cpu, cuda or cuda:N" in str(r.exception)
+
+
+def test_finished_rows_are_those_complete_for_k_and_a_torn_last_line_is_ignored(tmp_path: Path):
+    from seethink.data.passk import _read_finished
+
+    out = tmp_path / "o.jsonl"
+    full = {"id": 1, "predictions": ["a", "b"], "correctness": [True, False], "pass_rate": 0.5}
+    other_k = {"id": 2, "predictions": ["a"], "correctness": [True], "pass_rate": 1.0}
+    unscored = {"id": 3, "predictions": ["a", "b"]}
+    write_jsonl(out, [full, other_k, unscored])
+    with open(out, "a", encoding="utf-8") as fh:
+        fh.write('{"id": 4, "predictions": ["a", "b"], "correctness": [tr')  # an append cut off by a kill
+    assert _read_finished(out, 2) == {"1": full}
+    assert _read_finished(out, 1) == {"2": other_k}
+    assert _read_finished(tmp_path / "none.jsonl", 2) == {}

@@ -13,7 +13,7 @@ import pytest
 
 from seethink.config import load_recipe
 from seethink.errors import UserError
-from seethink.eval import bench_items, bench_run, protocols
+from seethink.eval import bench_generate, bench_items, bench_run, protocols
 from seethink.eval.benchmarks import load, score_file
 
 BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks"
@@ -85,7 +85,7 @@ def test_eval_settings_are_checked_with_their_key() -> None:
 def test_paper_protocol_prompts(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _need("mathvision")
     calls: list[list[dict]] = []
-    monkeypatch.setattr(bench_run, "generate", _recording(calls))
+    monkeypatch.setattr(bench_generate, "generate", _recording(calls))
     kw = dict(data_root=BENCH, limit=2, max_new_tokens=4, protocol="paper", log=lambda *_: None)
     base = bench_run.evaluate_benchmarks(tiny_model_dir, ["MathVision_MINI"], out_dir=tmp_path / "b", is_base=True, **kw)
     assert [c[0]["role"] for c in calls] == ["user", "user"]  # base model: no system prompt
@@ -193,7 +193,7 @@ def test_study_units_score_benchmarks_and_the_study_reads_them(tiny_model_dir: P
     from seethink.experiment.units import eval_model
 
     calls: list[list[dict]] = []
-    monkeypatch.setattr(bench_run, "generate", _recording(calls))
+    monkeypatch.setattr(bench_generate, "generate", _recording(calls))
     r = load_recipe(None, ["eval.protocol=paper", "eval.benchmarks=[MathVision_MINI]", f"eval.data_root={BENCH}",
                            "eval.benchmark_limit=2", "eval.benchmark_max_new_tokens=4", "eval.samples=2"])
     exp = tmp_path / "exp"

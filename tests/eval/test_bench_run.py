@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from seethink.errors import UserError
-from seethink.eval import bench_run
+from seethink.eval import bench_generate, bench_run
 from seethink.eval.bench_run import evaluate_benchmarks, read_responses, select_items, write_results
 from seethink.eval.benchmarks import load, score_file
 
@@ -32,13 +32,13 @@ def tiny(tiny_model_dir: Path):
 def test_end_to_end_and_resume(tiny, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _need("wemath"), _need("mathvision")
     calls: list[int] = []
-    real = bench_run.generate
+    real = bench_generate.generate
 
     def counting(model, processor, convs, imgs, **kw):
         calls.append(len(convs))
         return real(model, processor, convs, imgs, **kw)
 
-    monkeypatch.setattr(bench_run, "generate", counting)
+    monkeypatch.setattr(bench_generate, "generate", counting)
     kw = dict(data_root=BENCH, limit=3, out_dir=tmp_path, max_new_tokens=8, batch_size=4,
               model_and_processor=tiny, log=lambda _msg: None)
     metrics = evaluate_benchmarks(tiny_model_dir, ["wemath", "mathvision"], **kw)
@@ -129,7 +129,18 @@ def test_read_responses_tolerates_a_torn_last_line(tmp_path: Path) -> None:
     p.write_text('{"id": "a", "response": "x"}')  # whole row, no newline: kept and terminated
     assert read_responses(p) == {"a": "x"} and p.read_text().endswith("\n")
     p.write_text('garbage\n{"id": "a", "response": "x"}\n')
-    with pytest.raises(UserError, match="line 1"):
+    with pytest.raises(UserError, match="row 1"):
+        read_responses(p)
+
+
+def test_read_responses_cuts_a_torn_character_and_keeps_the_last_row_of_an_id(tmp_path: Path) -> None:
+    p = tmp_path / "responses.jsonl"
+    whole = b'{"id": "a", "response": "x"}\n{"id": "a", "response": "y"}\n'
+    p.write_bytes(whole + '{"id": "b", "response": "é'.encode()[:-1])  # an append cut inside "é"
+    assert read_responses(p) == {"a": "y"}
+    assert p.read_bytes() == whole
+    p.write_text('{"id": "a"}\n{"id": "b", "response": "x"}\n')
+    with pytest.raises(UserError, match="row 1: not a responses row"):
         read_responses(p)
 
 
@@ -145,13 +156,13 @@ def test_sampled_answers_resume_and_regenerate_when_settings_change(
         tiny, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _need("mathvision")
     calls: list[tuple[int, float]] = []
-    real = bench_run.generate
+    real = bench_generate.generate
 
     def counting(model, processor, convs, imgs, **kw):
         calls.append((kw.get("num_return_sequences", 1), kw.get("temperature", 0.0)))
         return real(model, processor, convs, imgs, **kw)
 
-    monkeypatch.setattr(bench_run, "generate", counting)
+    monkeypatch.setattr(bench_generate, "generate", counting)
     kw = dict(data_root=BENCH, limit=2, out_dir=tmp_path, max_new_tokens=3, batch_size=2, model_and_processor=tiny,
               log=lambda _msg: None, samples=2, temperature=0.7, top_p=0.9, seed=5)
     m = evaluate_benchmarks(tiny_model_dir, ["mathvision"], **kw)["mathvision"]

@@ -184,7 +184,7 @@ def test_bad_inputs(tmp_path: Path) -> None:
         load("hallusionbench", root)
     rows[2] = dict(rows[0])
     (root / "HallusionBench.json").write_text(json.dumps(rows))
-    with pytest.raises(UserError, match="appears twice"):
+    with pytest.raises(UserError, match=r"HallusionBench.json: row 3: question '\w+' appears twice \(first at .*: row 1\)"):
         load("hallusionbench", root)
     del rows[2]["figure_id"]
     (root / "HallusionBench.json").write_text(json.dumps(rows))

@@ -21,7 +21,7 @@ def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """A visible 'GPU' without bf16; `.to(cuda...)` is recorded and leaves the model on the CPU."""
     import torch
 
-    from seethink.training import scaling
+    from seethink import hardware
 
     moved: list[str] = []
     real_to = torch.nn.Module.to
@@ -34,7 +34,7 @@ def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return real_to(self, *args, **kw)
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(scaling, "native_bf16", lambda: False)
+    monkeypatch.setattr(hardware, "native_bf16", lambda: False)
     monkeypatch.setattr(torch.nn.Module, "to", to)
     return moved
 
@@ -57,14 +57,14 @@ def test_auto_on_a_cpu_only_machine(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_auto_with_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from seethink.training import scaling
+    from seethink import hardware
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(scaling, "native_bf16", lambda: True)
+    monkeypatch.setattr(hardware, "native_bf16", lambda: True)
     assert dev.placement("auto", "auto") == ("cuda", "bfloat16")
     assert dev.placement("cpu", "auto") == ("cpu", "float32")  # explicit CPU: no bf16 cast
     assert dev.placement("cuda:1", "float16") == ("cuda:1", "float16")
-    monkeypatch.setattr(scaling, "native_bf16", lambda: False)  # e.g. a V100: no native bf16
+    monkeypatch.setattr(hardware, "native_bf16", lambda: False)  # e.g. a V100: no native bf16
     assert dev.placement("auto", "auto") == ("cuda", "float32")
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("LOCAL_RANK", "1")
@@ -73,8 +73,8 @@ def test_auto_with_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_toy_evaluation_moves_the_model(tiny_model_dir: Path, tmp_path: Path, fake_gpu: list[str]) -> None:
     from seethink.config import load_recipe
+    from seethink.data.plan import eval_items
     from seethink.eval.run import evaluate_checkpoint
-    from seethink.training.pipeline import eval_items
 
     r = load_recipe(None, ["eval.items_per_capability=1", "eval.ablation=false", "eval.max_new_tokens=2",
                            "stages.1.tasks=[toy_text]"])

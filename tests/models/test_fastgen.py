@@ -213,3 +213,13 @@ def test_prompt_keys_read_bfloat16_pixels():
     t = torch.randn(4, 6).to(torch.bfloat16)
     assert fastgen._bytes(t) == fastgen._bytes(t.clone()) and fastgen._bytes(t) != fastgen._bytes(t + 1)
     assert len(fastgen._bytes(t)) == 4 * 6 * 2
+
+
+def test_lean_loop_is_the_default_on_a_cpu_only():
+    """Unset, the lean loop runs where it was measured faster (a CPU); a setting always wins."""
+    cpu = torch.nn.Linear(2, 2)
+    elsewhere = torch.nn.Linear(2, 2, device="meta")  # stands in for a GPU: any device but the CPU
+    assert fastgen.wanted(None, cpu) is True
+    assert fastgen.wanted(None, elsewhere) is False
+    assert fastgen.wanted(True, elsewhere) is True
+    assert fastgen.wanted(False, cpu) is False

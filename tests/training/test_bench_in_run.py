@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from seethink.data.prompts import render_prompt
-from seethink.eval import bench_run
+from seethink.eval import bench_generate, bench_run
 from seethink.eval.benchmarks import load
 
 BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks"
@@ -69,7 +69,7 @@ def test_run_validates_during_training_and_scores_benchmarks_like_seethink_score
     from seethink.training.pipeline import run_recipe
 
     calls: list[dict] = []
-    monkeypatch.setattr(bench_run, "generate", stand_in(calls))
+    monkeypatch.setattr(bench_generate, "generate", stand_in(calls))
     recipe = load_recipe(None, [
         "name=bench", f"model.path={tiny_model_dir}", "variants=[staged]", "parallel=1", "threads=1",
         "trainer.max_steps=2", "trainer.batch_size=2", "trainer.group_size=2", "trainer.max_completion_length=4",
@@ -137,7 +137,7 @@ def test_validation_restores_train_mode(tiny_model_dir: Path, tmp_path: Path, mo
     from seethink.training.validation import validate_model
 
     calls: list[dict] = []
-    monkeypatch.setattr(bench_run, "generate", stand_in(calls))
+    monkeypatch.setattr(bench_generate, "generate", stand_in(calls))
     r = load_recipe(None, ["eval.benchmarks=[mathvision]", f"eval.data_root={BENCH}",
                            "eval.during_training={every: 1, limit: 2}"])
     model, processor = load_model(tiny_model_dir)
@@ -151,7 +151,7 @@ def test_validation_restores_train_mode(tiny_model_dir: Path, tmp_path: Path, mo
 
 def test_recipe_without_toy_or_benchmarks_evaluates_nothing(tmp_path: Path) -> None:
     from seethink.config import load_recipe
-    from seethink.training.pipeline import evaluate_models
+    from seethink.training.variants import evaluate_models
 
     data = tmp_path / "real.jsonl"
     data.write_text('{"id": "a", "question": "2+2?", "answer": "4"}\n')

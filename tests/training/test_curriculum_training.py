@@ -7,8 +7,8 @@ from pathlib import Path
 
 from seethink.config import RewardSpec, ToyWorldSpec, TrainerSpec, load_recipe
 from seethink.data.export import write_items
+from seethink.data.plan import apply_curriculum, data_file_items, plan
 from seethink.data.tasks import get_task
-from seethink.training.pipeline import apply_curriculum, data_file_items, plan
 from seethink.training.stage import run_stage
 
 RECORDER = """

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from seethink.config import load_recipe
-from seethink.training.pipeline import eval_items, eval_meta
+from seethink.data.plan import eval_items
+from seethink.training.pipeline import eval_meta
 
 
 def _caps(items: list[dict]) -> set[str]:

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from seethink.config import Recipe, load_recipe
+from seethink.data.plan import PlannedStage, apply_curriculum, plan
 from seethink.errors import UserError
 from seethink.experiment.arms import resolve_arms
 from seethink.experiment.units import plan_arm, seeded
-from seethink.training.pipeline import PlannedStage, apply_curriculum, plan
 from seethink.training.scaling import per_device_batch, steps_per_generation
 from seethink.utils import write_jsonl
 

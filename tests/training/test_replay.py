@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from seethink.config import load_recipe
-from seethink.training.pipeline import plan
+from seethink.data.plan import plan
 
 STAGES = ("stages=[{name: perception, tasks: [toy_perception], items_per_task: 40}, "
           "{name: text, tasks: [toy_text], items_per_task: 40}, "

@@ -63,6 +63,37 @@ def _where(path: Path, rowno: int, field: str) -> str:
     return f"{path}, row {rowno}, field '{field}'"
 
 
+def _row_caption(row: dict, path: Path, rowno: int) -> str:
+    """The row's caption, stripped; a missing, non-text or empty one is an error."""
+    c_col, caption = _first(row, CAPTION_COLUMNS)
+    if c_col is None:
+        raise UserError(f"{_where(path, rowno, 'caption')}: missing (no caption column; tried "
+                        f"{', '.join(CAPTION_COLUMNS)})")
+    if not isinstance(caption, str):
+        raise UserError(f"{_where(path, rowno, c_col)}: expected text, got {type(caption).__name__}")
+    caption = caption.strip()
+    if not caption:
+        raise UserError(f"{_where(path, rowno, c_col)}: empty caption")
+    return caption
+
+
+def _row_image(row: dict, path: Path, rowno: int, base_dirs: list[Path]) -> tuple[str, Path]:
+    """The row's image path as written (stripped) and resolved to a checked image file."""
+    i_col, image = _first(row, IMAGE_COLUMNS)
+    if i_col is None:
+        hint = (" (the row has only 'image_url': download the images first and give their local paths "
+                "in 'image')" if "image_url" in row else "")
+        raise UserError(f"{_where(path, rowno, 'image')}: missing (no image column; tried "
+                        f"{', '.join(IMAGE_COLUMNS)}){hint}")
+    if isinstance(image, dict) and isinstance(image.get("path"), str):
+        image = image["path"]
+    if not isinstance(image, str) or not image.strip():
+        raise UserError(f"{_where(path, rowno, i_col)}: expected an image path, got {image!r:.60}")
+    img = _resolve_path(image.strip(), base_dirs)
+    check_image_file(img, f"{_where(path, rowno, i_col)}: ")
+    return image.strip(), img
+
+
 def load_caption_items(path: str | Path, *, image_root: str | Path | None = None,
                        split: str | None = None) -> tuple[list[dict], dict[str, Any]]:
     """Caption items (absolute image paths) from a caption file, and counts.
@@ -88,27 +119,8 @@ def load_caption_items(path: str | Path, *, image_root: str | Path | None = None
             if str(row["split"]) != split:
                 n_other_split += 1
                 continue
-        c_col, caption = _first(row, CAPTION_COLUMNS)
-        if c_col is None:
-            raise UserError(f"{_where(path, rowno, 'caption')}: missing (no caption column; tried "
-                            f"{', '.join(CAPTION_COLUMNS)})")
-        if not isinstance(caption, str):
-            raise UserError(f"{_where(path, rowno, c_col)}: expected text, got {type(caption).__name__}")
-        caption = caption.strip()
-        if not caption:
-            raise UserError(f"{_where(path, rowno, c_col)}: empty caption")
-        i_col, image = _first(row, IMAGE_COLUMNS)
-        if i_col is None:
-            hint = (" (the row has only 'image_url': download the images first and give their local paths "
-                    "in 'image')" if "image_url" in row else "")
-            raise UserError(f"{_where(path, rowno, 'image')}: missing (no image column; tried "
-                            f"{', '.join(IMAGE_COLUMNS)}){hint}")
-        if isinstance(image, dict) and isinstance(image.get("path"), str):
-            image = image["path"]
-        if not isinstance(image, str) or not image.strip():
-            raise UserError(f"{_where(path, rowno, i_col)}: expected an image path, got {image!r:.60}")
-        img = _resolve_path(image.strip(), base_dirs)
-        check_image_file(img, f"{_where(path, rowno, i_col)}: ")
+        caption = _row_caption(row, path, rowno)
+        image, img = _row_image(row, path, rowno, base_dirs)
         key = (str(img), caption)
         if key in seen:
             n_dup += 1
@@ -116,7 +128,7 @@ def load_caption_items(path: str | Path, *, image_root: str | Path | None = None
         seen.add(key)
         _, rid = _first(row, ID_COLUMNS)
         item_id = str(rid) if rid not in (None, "") else (
-            f"{path.stem}-{hashlib.sha1((image.strip() + '|' + caption).encode()).hexdigest()[:10]}")
+            f"{path.stem}-{hashlib.sha1((image + '|' + caption).encode()).hexdigest()[:10]}")
         if item_id in ids:
             item_id = f"{item_id}-r{rowno}"
         ids.add(item_id)

@@ -76,17 +76,8 @@ def _check_not_empty(stages: list[tuple[list[str], list[dict]]], read: dict[str,
                         f"(all {total} were dropped); turn the filter off or add items")
 
 
-def build_curriculum(
-    inputs: Mapping[str, str | Path],
-    mode: str,
-    out_dir: str | Path,
-    *,
-    order: list[str] | None = None,
-    drop_solved: bool = False,
-    drop_unsolved: bool = False,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Write the stage files for `mode`; returns the manifest (also saved as curriculum.json)."""
+def _check_order(inputs: Mapping[str, str | Path], mode: str, order: list[str] | None) -> list[str]:
+    """The stage order: `order` (every input exactly once) or the inputs' own."""
     if mode not in MODES:
         raise UserError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     if not inputs:
@@ -100,9 +91,12 @@ def build_curriculum(
         raise UserError(f"--order must list every --input; {missing[0]!r} is missing")
     if len(set(order)) != len(order):
         raise UserError("--order lists a name twice")
-    out = Path(out_dir)
-    need_rate = mode in NEEDS_PASS_RATE or drop_solved or drop_unsolved
+    return order
 
+
+def _read_inputs(inputs: Mapping[str, str | Path], order: list[str], out: Path, *, need_rate: bool,
+                 drop_solved: bool, drop_unsolved: bool) -> tuple[dict[str, list[dict]], dict[str, int], dict[str, int]]:
+    """Each input's rows that pass the filters, rebased onto `out`; the dropped counts; the rows read."""
     per_cap: dict[str, list[dict]] = {}
     dropped = {"solved": 0, "unsolved": 0}
     read: dict[str, int] = {}
@@ -122,34 +116,40 @@ def build_curriculum(
             new.setdefault("capability", name)
             rows.append(new)
         per_cap[name] = rows
+    return per_cap, dropped, read
 
+
+def _arrange(mode: str, order: list[str], per_cap: dict[str, list[dict]],
+             seed: int) -> list[tuple[list[str], list[dict]]]:
+    """The stages of `mode`: (input names, rows in training order) each."""
     rng = random.Random(seed)
-    stages: list[tuple[list[str], list[dict]]]
     if mode in ("none", "difficulty"):
         every = [r for name in order for r in per_cap[name]]
         if mode == "none":
             rng.shuffle(every)
         else:
             every = _easy_to_hard(every)
-        stages = [(order, every)]
-    else:
-        stages = []
-        for name in order:
-            rows = list(per_cap[name])
-            if mode == "capability":
-                rng.shuffle(rows)
-            else:
-                rows = _easy_to_hard(rows)
-            stages.append(([name], rows))
+        return [(order, every)]
+    stages: list[tuple[list[str], list[dict]]] = []
+    for name in order:
+        rows = list(per_cap[name])
+        if mode == "capability":
+            rng.shuffle(rows)
+        else:
+            rows = _easy_to_hard(rows)
+        stages.append(([name], rows))
+    return stages
 
-    _check_not_empty(stages, read, inputs, drop_solved, drop_unsolved)
+
+def _write_stages(out: Path, stages: list[tuple[list[str], list[dict]]]) -> list[dict[str, Any]]:
+    """stage1.jsonl, stage2.jsonl, ... (and no stale ones beyond); their manifest entries."""
     out.mkdir(parents=True, exist_ok=True)
-    manifest: dict[str, Any] = {"mode": mode, "order": order, "seed": seed, "dropped": dropped, "stages": []}
+    entries: list[dict[str, Any]] = []
     for i, (names, rows) in enumerate(stages, 1):
         path = out / f"stage{i}.jsonl"
         write_jsonl(path, rows)
         rates = [float(r["pass_rate"]) for r in rows if isinstance(r.get("pass_rate"), (int, float))]
-        manifest["stages"].append({
+        entries.append({
             "file": path.name,
             "inputs": names,
             "items": len(rows),
@@ -160,5 +160,28 @@ def build_curriculum(
         m = re.fullmatch(r"stage(\d+)\.jsonl", stale.name)
         if m and int(m.group(1)) > len(stages):
             stale.unlink()
+    return entries
+
+
+def build_curriculum(
+    inputs: Mapping[str, str | Path],
+    mode: str,
+    out_dir: str | Path,
+    *,
+    order: list[str] | None = None,
+    drop_solved: bool = False,
+    drop_unsolved: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Write the stage files for `mode`; returns the manifest (also saved as curriculum.json)."""
+    order = _check_order(inputs, mode, order)
+    out = Path(out_dir)
+    need_rate = mode in NEEDS_PASS_RATE or drop_solved or drop_unsolved
+    per_cap, dropped, read = _read_inputs(inputs, order, out, need_rate=need_rate, drop_solved=drop_solved,
+                                          drop_unsolved=drop_unsolved)
+    stages = _arrange(mode, order, per_cap, seed)
+    _check_not_empty(stages, read, inputs, drop_solved, drop_unsolved)
+    manifest: dict[str, Any] = {"mode": mode, "order": order, "seed": seed, "dropped": dropped,
+                                "stages": _write_stages(out, stages)}
     write_json(out / "curriculum.json", manifest)
     return manifest

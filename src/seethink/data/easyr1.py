@@ -23,27 +23,23 @@ and refuses an export too small to make one rollout batch.
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import inspect
 import json
 import math
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from seethink.data.easyr1_reward import REWARD_FILE, REWARD_FUNCTION, VENDOR_PKG, reward_files
 from seethink.data.images import item_images
 from seethink.data.prompts import format_options, load_template
 from seethink.errors import UserError
 from seethink.utils import atomic_write_text, read_jsonl, write_jsonl
 
 IMAGE_TOKEN = "<image>"
-REWARD_FILE = "reward.py"
-REWARD_FUNCTION = "compute_score"
 # The paper's (and EasyR1's example) batches: 512 prompts per rollout, 128 per optimizer step.
 ROLLOUT_BATCH = 512
 GLOBAL_BATCH = 128
@@ -210,195 +206,55 @@ def check_easyr1_config(cfg: dict[str, Any], n_train: int) -> list[str]:
     return broken
 
 
-# ---------------------------------------------------------------- the reward file
-
-VENDOR_PKG = "_seethink_rewards"  # the folder beside reward.py holding seethink's reward modules
-# seethink.rewards.core's parts that reward.py scores with, exactly as seethink's trainer does
-CORE_PARTS = ("accuracy_reward", "format_reward")
-
-
-def _code_names(code: Any) -> set[str]:
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if inspect.iscode(const):
-            names |= _code_names(const)
-    return names
-
-
-def _rewards_imports(source: str, where: str) -> set[str]:
-    """The seethink.rewards modules a module imports; any other seethink import is refused."""
-    import importlib.util
-
-    out = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "seethink":
-            if node.module.startswith("seethink.rewards.") and node.module.count(".") == 2:
-                out.add(node.module.rsplit(".", 1)[1])
-                continue
-            if node.module == "seethink.rewards":  # `from seethink.rewards import module`
-                for alias in node.names:
-                    if importlib.util.find_spec(f"seethink.rewards.{alias.name}") is None:
-                        raise RuntimeError(f"{where} imports seethink.rewards.{alias.name}, which is no module")
-                    out.add(alias.name)
-                continue
-            raise RuntimeError(f"{where} imports {node.module}; reward.py must stand alone (seethink.rewards only)")
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "seethink" for a in node.names):
-            raise RuntimeError(f"{where} imports seethink; reward.py must stand alone")
-    return out
-
-
-def reward_files() -> dict[str, str]:
-    """`reward.py` and its vendored package: seethink's accuracy + format reward as an EasyR1 batch
-    reward function, importable in EasyR1's environment without seethink.
-
-    The parts are seethink's own (`seethink.rewards.core.accuracy_reward` and `format_reward`, and
-    the modules they call, copied by source with their `seethink.rewards.X` imports made
-    package-relative and other mentions of `seethink.rewards.X` renamed to the copy, e.g. the math
-    sandbox's worker command), so the export always scores as this version of seethink does. Where
-    math-verify is not installed, expressions that are not plain numbers fall back to mathruler's
-    grade_answer (an EasyR1 requirement).
-    """
-    import importlib
-
-    from seethink.rewards import core
-
-    fns: dict[str, Any] = {}
-    header: set[str] = set()
-    modules: set[str] = set()
-    todo = list(CORE_PARTS)
-    while todo:
-        name = todo.pop()
-        if name in fns:
-            continue
-        fn = getattr(core, name)
-        fns[name] = fn
-        for ref in sorted(_code_names(fn.__code__) & set(vars(core))):
-            obj = vars(core)[ref]
-            mod = str(getattr(obj, "__module__", ""))
-            if inspect.isfunction(obj) and mod == core.__name__:
-                todo.append(ref)
-            elif inspect.isfunction(obj) and mod.startswith("seethink.rewards."):
-                modules.add(mod.rsplit(".", 1)[1])
-                header.add(f"from {VENDOR_PKG}.{mod.rsplit('.', 1)[1]} import {ref}")
-            elif isinstance(obj, re.Pattern):
-                header.add(f"{ref} = re.compile({obj.pattern!r}, {int(obj.flags)})")
-            elif isinstance(obj, (str, int, float, tuple)):
-                header.add(f"{ref} = {obj!r}")
-            elif not (inspect.ismodule(obj) or obj is Any):
-                raise RuntimeError(f"reward.py cannot carry seethink.rewards.core.{ref} ({type(obj).__name__})")
-    files: dict[str, str] = {f"{VENDOR_PKG}/__init__.py": '"""seethink.rewards modules, copied by seethink data '
-                             'export-easyr1 for reward.py."""\n'}
-    todo = sorted(modules)
-    while todo:
-        name = todo.pop()
-        key = f"{VENDOR_PKG}/{name}.py"
-        if key in files:
-            continue
-        src = inspect.getsource(importlib.import_module(f"seethink.rewards.{name}"))
-        deps = _rewards_imports(src, f"seethink.rewards.{name}")
-        todo += sorted(deps)
-        src = re.sub(r"^(\s*)from seethink\.rewards\.(\w+) import", r"\1from .\2 import", src, flags=re.M)
-        src = re.sub(r"^(\s*)from seethink\.rewards import", r"\1from . import", src, flags=re.M)
-        # Module names in strings too (a worker process started with `-c "from seethink.rewards.X ..."`).
-        src = re.sub(r"\bseethink\.rewards\.", f"{VENDOR_PKG}.", src)
-        files[key] = src
-    parts = "\n\n".join(inspect.getsource(fn) for _, fn in sorted(fns.items()))
-    files[REWARD_FILE] = f'''"""seethink's reward for EasyR1, written by `seethink data export-easyr1`.
-
-EasyR1 calls `{REWARD_FUNCTION}(reward_inputs, **worker.reward.reward_function_kwargs)` with one
-dict per response (`response`, `response_length`, `ground_truth`) and logs every key returned.
-Score = accuracy_weight x accuracy + format_weight x format, as seethink's trainer scores:
-  accuracy: multiple choice (options in the ground truth): the boxed letter, `(B)`, `B.` or the
-            option's own text names the right option; otherwise the boxed answer equals the
-            answer as math (numbers, fractions, LaTeX via math-verify when installed);
-  format:   one <think>...</think>, then an answer holding a box.
-The ground truth is the export's JSON ({{"answer": ..., "options": [...]}}) or a plain answer.
-Standalone: seethink's reward modules are copied into {VENDOR_PKG}/ beside this file.
-"""
-
-from __future__ import annotations
-
-import json
-import os
-import re
-import sys
-from typing import Any
-
-REWARD_NAME = "seethink"
-REWARD_TYPE = "batch"
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
-for _name in [m for m in sys.modules if m == "{VENDOR_PKG}" or m.startswith("{VENDOR_PKG}.")]:
-    if not str(getattr(sys.modules[_name], "__file__", "")).startswith(_HERE + os.sep):
-        del sys.modules[_name]  # another export's copy, loaded earlier in this process
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-{chr(10).join(sorted(header))}
-
-
-# ---- seethink.rewards.core
-{parts}
-
-# ---- without math-verify (not an EasyR1 requirement), mathruler grades what is not a plain number:
-# it takes the place of the symbolic check (the sandbox's `check`, or mathcheck's `_verify`)
-try:
-    import math_verify  # noqa: F401
-except ImportError:
-    import importlib
-
-    def _mathruler_check(p: str, g: str, *_: Any, **__: Any) -> bool:
-        try:
-            from mathruler.grader import grade_answer
-
-            return bool(grade_answer(p, g))
-        except Exception:
-            return False
-
-    for _mod, _fn in (("sandbox", "check"), ("mathcheck", "_verify")):
-        try:
-            _m = importlib.import_module("{VENDOR_PKG}." + _mod)
-        except ImportError:
-            continue
-        if hasattr(_m, _fn):
-            setattr(_m, _fn, _mathruler_check)
-
-
-def _item(ground_truth: Any) -> dict:
-    if isinstance(ground_truth, dict):
-        return ground_truth
-    try:
-        obj = json.loads(ground_truth)
-    except (TypeError, ValueError):
-        obj = None
-    if isinstance(obj, dict) and "answer" in obj:
-        return obj
-    return {{"answer": str(ground_truth)}}
-
-
-def _part(name: str, fn: Any, *args: Any, **kwargs: Any) -> float:
-    try:
-        return float(fn(*args, **kwargs)[name])
-    except Exception:  # a bad item or an extraction bug scores 0, as in seethink's trainer
-        return 0.0
-
-
-def {REWARD_FUNCTION}(reward_inputs: list, accuracy_weight: float = 0.9, format_weight: float = 0.1,
-                  timeout_s: float = 5.0) -> list:
-    scores = []
-    for inp in reward_inputs:
-        response = str(inp["response"])
-        item = _item(inp["ground_truth"])
-        acc = _part("accuracy", accuracy_reward, response, item, timeout_s=timeout_s)
-        fmt = _part("format", format_reward, response)
-        scores.append({{"overall": accuracy_weight * acc + format_weight * fmt, "accuracy": acc, "format": fmt}})
-    return scores
-'''
-    _rewards_imports(files[REWARD_FILE], REWARD_FILE)  # no seethink import left
-    return files
-
-
 # ---------------------------------------------------------------- config and run script
+
+
+def _data_config(root: Path, train: Path, val: Path, b: dict[str, int], *, max_prompt_length: int,
+                 max_response_length: int) -> dict[str, Any]:
+    return {
+        "train_files": str(train.resolve()),
+        "val_files": str(val.resolve()),
+        "prompt_key": "prompt",
+        "answer_key": "ground_truth",
+        "image_key": "images",
+        "image_dir": str(root),
+        "format_prompt": str(root / "format_prompt.jinja"),
+        "max_prompt_length": max_prompt_length,
+        "max_response_length": max_response_length,
+        "rollout_batch_size": b["rollout_batch_size"],
+        # EasyR1 resizes nothing: the model's own processor sizes each image, as under seethink
+        # (EasyR1's default min_pixels would blow a 112 px scene up to 324 image tokens).
+        "min_pixels": None,
+        "max_pixels": None,
+        "filter_overlong_prompts": True,
+    }
+
+
+def _worker_config(root: Path, b: dict[str, int], *, group_size: int, lr: float, weight_decay: float,
+                   clip: float, freeze_vision: bool, model_path: str | None) -> dict[str, Any]:
+    model: dict[str, Any] = {"freeze_vision_tower": freeze_vision, "trust_remote_code": False}
+    if model_path:
+        model = {"model_path": model_path, **model}
+    return {
+        "actor": {
+            "global_batch_size": b["global_batch_size"],
+            "micro_batch_size_per_device_for_update": b["micro_batch_size_per_device_for_update"],
+            "micro_batch_size_per_device_for_experience": b["micro_batch_size_per_device_for_experience"],
+            "loss_avg_mode": "seq",  # per-sequence token mean, then the mean over sequences (TRL's grpo loss)
+            "clip_ratio_low": clip,
+            "clip_ratio_high": clip,  # EasyR1's default upper clip is 0.3; TRL's epsilon is symmetric
+            "ppo_epochs": 1,
+            "optim": {"lr": lr, "weight_decay": weight_decay, "lr_scheduler_type": "constant",
+                      "lr_warmup_ratio": 0.0},
+            "model": model,
+        },
+        "rollout": {"n": group_size, "temperature": 1.0, "top_p": 1.0,
+                    "tensor_parallel_size": b["tensor_parallel_size"]},
+        "reward": {
+            "reward_function": f"{root / REWARD_FILE}:{REWARD_FUNCTION}",
+            "reward_function_kwargs": {"accuracy_weight": 0.9, "format_weight": 0.1, "timeout_s": 5.0},
+        },
+    }
 
 
 def easyr1_config(out_dir: Path, train: Path, val: Path, *, n_train: int, group_size: int, lr: float,
@@ -408,27 +264,9 @@ def easyr1_config(out_dir: Path, train: Path, val: Path, *, n_train: int, group_
                   validate: bool = True, model_path: str | None = None) -> dict[str, Any]:
     root = out_dir.resolve()
     b = easyr1_batches(n_train, group_size, gpus, rollout_batch=rollout_batch, global_batch=global_batch)
-    model: dict[str, Any] = {"freeze_vision_tower": freeze_vision, "trust_remote_code": False}
-    if model_path:
-        model = {"model_path": model_path, **model}
     return {
-        "data": {
-            "train_files": str(train.resolve()),
-            "val_files": str(val.resolve()),
-            "prompt_key": "prompt",
-            "answer_key": "ground_truth",
-            "image_key": "images",
-            "image_dir": str(root),
-            "format_prompt": str(root / "format_prompt.jinja"),
-            "max_prompt_length": max_prompt_length,
-            "max_response_length": max_response_length,
-            "rollout_batch_size": b["rollout_batch_size"],
-            # EasyR1 resizes nothing: the model's own processor sizes each image, as under seethink
-            # (EasyR1's default min_pixels would blow a 112 px scene up to 324 image tokens).
-            "min_pixels": None,
-            "max_pixels": None,
-            "filter_overlong_prompts": True,
-        },
+        "data": _data_config(root, train, val, b, max_prompt_length=max_prompt_length,
+                             max_response_length=max_response_length),
         "algorithm": {
             "adv_estimator": "grpo",
             "disable_kl": kl_coef == 0,  # no reference model at KL 0, as TRL at beta 0
@@ -436,26 +274,8 @@ def easyr1_config(out_dir: Path, train: Path, val: Path, *, n_train: int, group_
             "kl_penalty": "low_var_kl",  # the k3 estimator TRL uses
             "kl_coef": kl_coef,
         },
-        "worker": {
-            "actor": {
-                "global_batch_size": b["global_batch_size"],
-                "micro_batch_size_per_device_for_update": b["micro_batch_size_per_device_for_update"],
-                "micro_batch_size_per_device_for_experience": b["micro_batch_size_per_device_for_experience"],
-                "loss_avg_mode": "seq",  # per-sequence token mean, then the mean over sequences (TRL's grpo loss)
-                "clip_ratio_low": clip,
-                "clip_ratio_high": clip,  # EasyR1's default upper clip is 0.3; TRL's epsilon is symmetric
-                "ppo_epochs": 1,
-                "optim": {"lr": lr, "weight_decay": weight_decay, "lr_scheduler_type": "constant",
-                          "lr_warmup_ratio": 0.0},
-                "model": model,
-            },
-            "rollout": {"n": group_size, "temperature": 1.0, "top_p": 1.0,
-                        "tensor_parallel_size": b["tensor_parallel_size"]},
-            "reward": {
-                "reward_function": f"{root / REWARD_FILE}:{REWARD_FUNCTION}",
-                "reward_function_kwargs": {"accuracy_weight": 0.9, "format_weight": 0.1, "timeout_s": 5.0},
-            },
-        },
+        "worker": _worker_config(root, b, group_size=group_size, lr=lr, weight_decay=weight_decay, clip=clip,
+                                 freeze_vision=freeze_vision, model_path=model_path),
         "trainer": {
             "n_gpus_per_node": gpus,
             "nnodes": 1,
@@ -499,6 +319,64 @@ def _model_warnings(model_path: str | None) -> list[str]:
     return []
 
 
+def _check_export_args(*, group_size: int, lr: float, kl_coef: float, clip: float, weight_decay: float,
+                       max_prompt_length: int, max_response_length: int) -> None:
+    if group_size < 2:
+        raise UserError("--group-size must be >= 2 (GRPO compares answers within a group)")
+    if lr <= 0:
+        raise UserError("--lr must be > 0")
+    if kl_coef < 0:
+        raise UserError("--kl must be >= 0")
+    if not 0 < clip < 1:
+        raise UserError(f"--clip must be in (0, 1), got {clip}")
+    if weight_decay < 0:
+        raise UserError("--weight-decay must be >= 0")
+    if max_prompt_length < 1 or max_response_length < 1:
+        raise UserError("--max-prompt-length and --max-response-length must be >= 1")
+
+
+def _write_rows(src: Path, out: Path, val_path: str | Path | None, cell_px: int) -> tuple[Path, Path, int, int]:
+    """OUT/train.jsonl and, with `val_path`, OUT/val.jsonl (else the training file stands in for it):
+    their paths and row counts."""
+    train = out / "train.jsonl"
+    rows = _export_rows(src, out, cell_px)
+    write_jsonl(train, rows)
+    val = train
+    n_val = 0
+    if val_path:
+        val = out / "val.jsonl"
+        val_rows = _export_rows(Path(val_path), out, cell_px)
+        write_jsonl(val, val_rows)
+        n_val = len(val_rows)
+    else:
+        (out / "val.jsonl").unlink(missing_ok=True)  # left over from an earlier export with --val
+    return train, val, len(rows), n_val
+
+
+def _write_prompt_and_reward(out: Path, template: str | None) -> None:
+    atomic_write_text(out / "format_prompt.jinja", format_prompt_jinja(template))
+    shutil.rmtree(out / VENDOR_PKG, ignore_errors=True)
+    for rel, text in reward_files().items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / rel, text)
+
+
+def _config_header(n_rows: int, gpus: int, group_size: int, b: tuple[int, int], has_val: bool) -> str:
+    header = (
+        "# EasyR1 config written by `seethink data export-easyr1`.\n"
+        "# Run: MODEL=/path/to/model sh run.sh   (or: python3 -m verl.trainer.main config=THIS_FILE\n"
+        "#      worker.actor.model.model_path=MODEL)\n"
+        f"# {n_rows} training rows on {gpus} GPU(s): {b[0]} prompts x {group_size} samples per rollout, "
+        f"{b[1]} prompts per optimizer step\n"
+        f"# ({b[0] // b[1]} optimizer steps per rollout, {n_rows // b[0]} rollout(s) per epoch).\n"
+        "# The KL form, loss averaging, clip range, image sizing and prompt limit are written out to match\n"
+        "# seethink's trainer; keys not set here keep EasyR1's defaults.\n"
+    )
+    if not has_val:
+        header += "# val_files is the training file: pass a held-out file with --val for a real validation.\n"
+    return header
+
+
 def export_easyr1(
     input_path: str | Path,
     out_dir: str | Path,
@@ -520,18 +398,8 @@ def export_easyr1(
     cell_px: int = 28,
 ) -> dict[str, Any]:
     """Write the rows, images, format prompt, reward, config and run script into out_dir."""
-    if group_size < 2:
-        raise UserError("--group-size must be >= 2 (GRPO compares answers within a group)")
-    if lr <= 0:
-        raise UserError("--lr must be > 0")
-    if kl_coef < 0:
-        raise UserError("--kl must be >= 0")
-    if not 0 < clip < 1:
-        raise UserError(f"--clip must be in (0, 1), got {clip}")
-    if weight_decay < 0:
-        raise UserError("--weight-decay must be >= 0")
-    if max_prompt_length < 1 or max_response_length < 1:
-        raise UserError("--max-prompt-length and --max-response-length must be >= 1")
+    _check_export_args(group_size=group_size, lr=lr, kl_coef=kl_coef, clip=clip, weight_decay=weight_decay,
+                       max_prompt_length=max_prompt_length, max_response_length=max_response_length)
     src = Path(input_path)
     out = Path(out_dir)
     if not src.is_file():
@@ -539,48 +407,22 @@ def export_easyr1(
     n_train = len(read_jsonl(src))
     easyr1_batches(n_train, group_size, gpus, rollout_batch=rollout_batch, global_batch=global_batch)  # refuse early
     out.mkdir(parents=True, exist_ok=True)
-    train = out / "train.jsonl"
-    rows = _export_rows(src, out, cell_px)
-    write_jsonl(train, rows)
-    val = train
-    n_val = 0
-    if val_path:
-        val = out / "val.jsonl"
-        val_rows = _export_rows(Path(val_path), out, cell_px)
-        write_jsonl(val, val_rows)
-        n_val = len(val_rows)
-    else:
-        (out / "val.jsonl").unlink(missing_ok=True)  # left over from an earlier export with --val
-    atomic_write_text(out / "format_prompt.jinja", format_prompt_jinja(template))
-    shutil.rmtree(out / VENDOR_PKG, ignore_errors=True)
-    for rel, text in reward_files().items():
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / rel, text)
-    cfg = easyr1_config(out, train, val, n_train=len(rows), group_size=group_size, lr=lr, kl_coef=kl_coef, gpus=gpus,
+    train, val, n_rows, n_val = _write_rows(src, out, val_path, cell_px)
+    _write_prompt_and_reward(out, template)
+    cfg = easyr1_config(out, train, val, n_train=n_rows, group_size=group_size, lr=lr, kl_coef=kl_coef, gpus=gpus,
                         weight_decay=weight_decay, clip=clip, max_prompt_length=max_prompt_length,
                         max_response_length=max_response_length, freeze_vision=freeze_vision,
                         rollout_batch=rollout_batch, global_batch=global_batch, validate=bool(val_path),
                         model_path=model_path)
-    broken = check_easyr1_config(cfg, len(rows))
+    broken = check_easyr1_config(cfg, n_rows)
     if broken:  # pragma: no cover - easyr1_batches sizes the config to pass
         raise UserError("the EasyR1 config breaks EasyR1's rules: " + "; ".join(broken))
     b = cfg["data"]["rollout_batch_size"], cfg["worker"]["actor"]["global_batch_size"]
-    header = (
-        "# EasyR1 config written by `seethink data export-easyr1`.\n"
-        "# Run: MODEL=/path/to/model sh run.sh   (or: python3 -m verl.trainer.main config=THIS_FILE\n"
-        "#      worker.actor.model.model_path=MODEL)\n"
-        f"# {len(rows)} training rows on {gpus} GPU(s): {b[0]} prompts x {group_size} samples per rollout, "
-        f"{b[1]} prompts per optimizer step\n"
-        f"# ({b[0] // b[1]} optimizer steps per rollout, {len(rows) // b[0]} rollout(s) per epoch).\n"
-        "# The KL form, loss averaging, clip range, image sizing and prompt limit are written out to match\n"
-        "# seethink's trainer; keys not set here keep EasyR1's defaults.\n"
-    )
-    if not val_path:
-        header += "# val_files is the training file: pass a held-out file with --val for a real validation.\n"
+    header = _config_header(n_rows, gpus, group_size, b, bool(val_path))
     atomic_write_text(out / "easyr1_config.yaml", header + yaml.safe_dump(cfg, sort_keys=False))
     atomic_write_text(out / "run.sh", run_script(model_path))
     os.chmod(out / "run.sh", 0o755)
-    return {"train": str(train), "val": str(val), "items": len(rows), "val_items": n_val,
+    return {"train": str(train), "val": str(val), "items": n_rows, "val_items": n_val,
             "config": str(out / "easyr1_config.yaml"), "reward": str(out / REWARD_FILE),
             "run": str(out / "run.sh"), "rollout_batch_size": b[0], "global_batch_size": b[1], "gpus": gpus,
             "warnings": _model_warnings(model_path)}

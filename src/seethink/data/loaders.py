@@ -38,6 +38,9 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from seethink.data.hf_files import disk_rows, parquet_rows
+from seethink.data.reasoning_sets import normalize_row, reasoning_format
+from seethink.data.row_fields import LETTERS, RowError, plain
 from seethink.errors import UserError
 
 FORMATS = ("jsonl", "json", "parquet", "hf", "easyr1")
@@ -57,17 +60,7 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
 PASSTHROUGH = ("task", "caption", "facts", "subquestions", "solution", "prompt_template",
                "pass_rate", "predictions", "correctness")
 IMAGE_TOKEN = "<image>"
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 MAX_REASONS = 5
-
-
-class RowError(Exception):
-    """One bad field of one row; becomes a UserError (or a skip) with file and row added."""
-
-    def __init__(self, field_name: str, problem: str):
-        super().__init__(problem)
-        self.field = field_name
-        self.problem = problem
 
 
 @dataclass
@@ -165,51 +158,6 @@ def _iter_json_rows(path: Path) -> Iterator[tuple[int, Any]]:
     yield from enumerate(data, 1)
 
 
-def _iter_parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises its own types for bad files
-        raise UserError(f"{path}: cannot read as parquet: {exc}") from None
-    yield from enumerate(table.to_pylist(), 1)
-
-
-def _iter_hf_rows(path: Path, split: str | None) -> Iterator[tuple[int, Any]]:
-    import datasets
-
-    try:
-        ds = datasets.load_from_disk(str(path))
-    except Exception as exc:  # FileNotFoundError, ValueError, ... from datasets
-        raise UserError(f"{path}: cannot load with datasets.load_from_disk: {exc}") from None
-    if isinstance(ds, datasets.DatasetDict):
-        names = list(ds.keys())
-        if split is None:
-            split = "train" if "train" in names else names[0] if len(names) == 1 else None
-            if split is None:
-                raise UserError(f"{path}: a DatasetDict with splits {names}; choose one with split=")
-        if split not in names:
-            raise UserError(f"{path}: no split {split!r}; it has {names}")
-        ds = ds[split]
-    ds = _undecoded_images(ds)
-    yield from enumerate(ds, 1)
-
-
-def _undecoded_images(ds: Any) -> Any:
-    """Image columns as {"bytes", "path"} dicts: no decode/re-encode round trip."""
-    from datasets import Image as HFImage
-
-    for name, feat in ds.features.items():
-        try:
-            if isinstance(feat, HFImage):
-                ds = ds.cast_column(name, HFImage(decode=False))
-            elif isinstance(getattr(feat, "feature", None), HFImage):
-                ds = ds.cast_column(name, type(feat)(HFImage(decode=False)))
-        except Exception:  # leave it decoded; PIL images are accepted too
-            continue
-    return ds
-
-
 def iter_raw_rows(path: Path, fmt: str, split: str | None = None,
                   bad: list[str] | None = None) -> Iterator[tuple[int, Any]]:
     if fmt in ("jsonl", "easyr1"):
@@ -217,20 +165,13 @@ def iter_raw_rows(path: Path, fmt: str, split: str | None = None,
     if fmt == "json":
         return _iter_json_rows(path)
     if fmt == "parquet":
-        return _iter_parquet_rows(path)
+        return enumerate(parquet_rows(path), 1)
     if fmt == "hf":
-        return _iter_hf_rows(path, split)
+        return enumerate(disk_rows(path, split), 1)
     raise UserError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
 # ---------------------------------------------------------------- one row -> one item
-
-
-def _plain(value: Any) -> Any:
-    """numpy arrays / scalars (from parquet or datasets) as plain Python values."""
-    if hasattr(value, "tolist") and not isinstance(value, (bytes, bytearray)):
-        return value.tolist()
-    return value
 
 
 def _column(row: dict, name: str, mapping: dict[str, str]) -> tuple[str | None, Any]:
@@ -297,7 +238,7 @@ def _load_image(value: Any, base_dirs: list[Path]) -> LoadedImage:
 
 
 def _as_text(value: Any, name: str, required: bool = True) -> str:
-    value = _plain(value)
+    value = plain(value)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise RowError(name, "missing" if value is None else "empty")
@@ -312,7 +253,7 @@ def _as_text(value: Any, name: str, required: bool = True) -> str:
 
 
 def _options(value: Any) -> list[str]:
-    value = _plain(value)
+    value = plain(value)
     if value is None:
         return []
     if isinstance(value, str):
@@ -348,7 +289,7 @@ def _mc_answer(answer: str, options: list[str]) -> str:
 
 
 def _images_value(value: Any) -> list[Any]:
-    value = _plain(value)
+    value = plain(value)
     if value is None:
         return []
     if isinstance(value, (list, tuple)):
@@ -360,8 +301,6 @@ def parse_row(row: Any, *, fmt: str, mapping: dict[str, str], base_dirs: list[Pa
               capability: str | None) -> tuple[dict, list[LoadedImage]]:
     """One raw row -> (item without final image paths, its images). Raises RowError."""
     if fmt in REASONING_FORMATS:  # a published row -> the generic row read below
-        from seethink.data.reasoning_sets import normalize_row
-
         row, fmt, mapping = normalize_row(fmt, row), "jsonl", {}
     if not isinstance(row, dict):
         raise RowError("row", f"expected an object, got {type(row).__name__}")
@@ -405,7 +344,7 @@ def parse_row(row: Any, *, fmt: str, mapping: dict[str, str], base_dirs: list[Pa
     }
     for k in PASSTHROUGH:
         if k in row and k not in item and row[k] is not None:
-            item[k] = _plain(row[k])
+            item[k] = plain(row[k])
     return item, images
 
 
@@ -471,18 +410,7 @@ def load_items(
     path = Path(path).expanduser()
     if not path.exists():
         raise UserError(f"{path}: file not found")
-    fmt = fmt or detect_format(path)
-    container = fmt
-    if fmt not in FORMATS:
-        from seethink.data.reasoning_sets import reasoning_format
-
-        spec = reasoning_format(fmt)
-        if spec is None:
-            raise UserError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS + REASONING_FORMATS)}")
-        if mapping:
-            raise UserError(f"--map does not apply to --format {spec.name}: its columns are the published ones")
-        fmt, container = spec.name, detect_format(path)
-        capability = capability or spec.capability
+    fmt, container, capability = _formats(path, fmt, mapping, capability)
     if decontam not in ("both", "either"):
         raise UserError(f"decontam must be 'both' or 'either', got {decontam!r}")
     cols = parse_mapping(mapping)
@@ -490,30 +418,89 @@ def load_items(
     base_dirs = [Path(image_root).expanduser()] if image_root else [base, Path.cwd()]
     prefix = id_prefix or (path.stem if path.is_file() else path.name)
 
-    bad: list[str] = []
-    bad_json: list[str] = []
-    rows_read = 0
-    parsed: list[tuple[dict, list[LoadedImage]]] = []
-    for rowno, row in iter_raw_rows(path, container, split, bad_json if skip_bad_rows else None):
-        if bad_json:  # malformed lines come first, in file order
-            bad += bad_json
-            rows_read += len(bad_json)
-            bad_json.clear()
-        rows_read += 1
-        try:
-            item, imgs = parse_row(row, fmt=fmt, mapping=cols, base_dirs=base_dirs, capability=capability)
-        except RowError as exc:
-            msg = f"{_where(path, rowno, exc.field)}: {exc.problem}"
-            if not skip_bad_rows:
-                raise UserError(msg) from None
-            bad.append(msg)
-            continue
-        item["_row"] = rowno
-        parsed.append((item, imgs))
-    bad += bad_json
-    rows_read += len(bad_json)
+    reader = _RowReader(path, fmt, cols, base_dirs, capability, skip_bad_rows)
+    parsed = reader.read(container, split)
+    kept, n_dup, n_contam = _keep(parsed, dedup=dedup, eval_items=eval_items or [], eval_base_dir=eval_base_dir,
+                                  decontam=decontam, prefix=prefix)
+    items = _place_images(kept, Path(image_dir).expanduser() if image_dir else None)
+    stats: dict[str, Any] = {
+        "input": str(path),
+        "format": fmt,
+        "rows": reader.rows_read,
+        "bad_rows": len(reader.bad),
+        "bad_row_examples": reader.bad[:MAX_REASONS],
+        "duplicates": n_dup,
+        "contaminated": n_contam,
+        "items": len(items),
+        "with_images": sum(1 for it in items if it["images"]),
+    }
+    return LoadResult(items, stats)
 
-    eval_q, eval_keys, eval_imgs = _eval_index(eval_items or [], eval_base_dir)
+
+def _formats(path: Path, fmt: str | None, mapping: Iterable[str] | dict[str, str] | None,
+             capability: str | None) -> tuple[str, str, str | None]:
+    """(row format, container format, capability): a reasoning format reads its published rows
+    from whatever container the path is, and brings its own capability."""
+    fmt = fmt or detect_format(path)
+    if fmt in FORMATS:
+        return fmt, fmt, capability
+    spec = reasoning_format(fmt)
+    if spec is None:
+        raise UserError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS + REASONING_FORMATS)}")
+    if mapping:
+        raise UserError(f"--map does not apply to --format {spec.name}: its columns are the published ones")
+    return spec.name, detect_format(path), capability or spec.capability
+
+
+class _RowReader:
+    """Parses the raw rows of one file; bad rows raise UserError, or with `skip` are counted in
+    `bad` (file, row and reason) and left out."""
+
+    def __init__(self, path: Path, fmt: str, mapping: dict[str, str], base_dirs: list[Path],
+                 capability: str | None, skip: bool) -> None:
+        self.path, self.fmt, self.mapping, self.base_dirs = path, fmt, mapping, base_dirs
+        self.capability, self.skip = capability, skip
+        self.bad: list[str] = []
+        self.rows_read = 0
+
+    def read(self, container: str, split: str | None) -> list[tuple[dict, list[LoadedImage]]]:
+        bad_json: list[str] = []
+        parsed: list[tuple[dict, list[LoadedImage]]] = []
+        for rowno, row in iter_raw_rows(self.path, container, split, bad_json if self.skip else None):
+            if bad_json:  # malformed lines come first, in file order
+                self._count_bad_json(bad_json)
+            self.rows_read += 1
+            one = self._parse(rowno, row)
+            if one is not None:
+                parsed.append(one)
+        self._count_bad_json(bad_json)
+        return parsed
+
+    def _count_bad_json(self, bad_json: list[str]) -> None:
+        self.bad += bad_json
+        self.rows_read += len(bad_json)
+        bad_json.clear()
+
+    def _parse(self, rowno: int, row: Any) -> tuple[dict, list[LoadedImage]] | None:
+        try:
+            item, imgs = parse_row(row, fmt=self.fmt, mapping=self.mapping, base_dirs=self.base_dirs,
+                                   capability=self.capability)
+        except RowError as exc:
+            msg = f"{_where(self.path, rowno, exc.field)}: {exc.problem}"
+            if not self.skip:
+                raise UserError(msg) from None
+            self.bad.append(msg)
+            return None
+        item["_row"] = rowno
+        return item, imgs
+
+
+def _keep(parsed: list[tuple[dict, list[LoadedImage]]], *, dedup: bool, eval_items: list[dict],
+          eval_base_dir: str | Path | None, decontam: str, prefix: str
+          ) -> tuple[list[tuple[dict, list[LoadedImage]]], int, int]:
+    """(kept items with their images, duplicates dropped, contaminated dropped); kept items get
+    unique ids (their own, else a stable hash of question, images and answer)."""
+    eval_q, eval_keys, eval_imgs = _eval_index(eval_items, eval_base_dir)
     seen: set[tuple[str, tuple[str, ...]]] = set()
     ids: set[str] = set()
     kept: list[tuple[dict, list[LoadedImage]]] = []
@@ -530,10 +517,7 @@ def load_items(
             seen.add(key)
         if eval_items:
             nq, hs = normalize_question(item["question"]), tuple(hashes)
-            if decontam == "both":
-                hit = (nq, hs) in eval_keys
-            else:
-                hit = nq in eval_q or any(h in eval_imgs for h in hs)
+            hit = (nq, hs) in eval_keys if decontam == "both" else nq in eval_q or any(h in eval_imgs for h in hs)
             if hit:
                 n_contam += 1
                 continue
@@ -543,8 +527,12 @@ def load_items(
         ids.add(rid)
         item["id"] = rid
         kept.append((item, imgs))
+    return kept, n_dup, n_contam
 
-    out_dir = Path(image_dir).expanduser() if image_dir else None
+
+def _place_images(kept: list[tuple[dict, list[LoadedImage]]], out_dir: Path | None) -> list[dict]:
+    """The items with absolute image paths: files stay where they are, inline bytes are written
+    once (named by content hash) to `out_dir`, a fresh temporary folder when None."""
     items = []
     for item, imgs in kept:
         paths = []
@@ -562,19 +550,7 @@ def load_items(
         item["images"] = paths
         item.pop("_row", None)
         items.append(item)
-
-    stats: dict[str, Any] = {
-        "input": str(path),
-        "format": fmt,
-        "rows": rows_read,
-        "bad_rows": len(bad),
-        "bad_row_examples": bad[:MAX_REASONS],
-        "duplicates": n_dup,
-        "contaminated": n_contam,
-        "items": len(items),
-        "with_images": sum(1 for it in items if it["images"]),
-    }
-    return LoadResult(items, stats)
+    return items
 
 
 def _eval_index(eval_items: list[dict], base_dir: str | Path | None

@@ -206,6 +206,40 @@ def generate_for_caption(ask: Callable[[str], str], template: str, item: dict, p
             "reason": reason}
 
 
+def _ask_all(judge: Judge, todo: list[tuple[str, dict]], text: str, cache_path: Path, *, per_caption: int,
+             max_attempts: int, workers: int) -> list[dict]:
+    """The cache entries of the captions in `todo` (cache key, caption item), each appended to the cache
+    as it is finished."""
+
+    def work(pair: tuple[str, dict]) -> dict:
+        key, item = pair
+        entry = generate_for_caption(judge.ask, text, item, per_caption, max_attempts)
+        entry = {"key": key, "caption_id": item["id"], **entry}
+        append_jsonl(cache_path, entry)  # one write per caption: a kill loses at most the captions in flight
+        return entry
+
+    if workers <= 1:
+        return [work(p) for p in todo]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(work, todo))
+
+
+def _collect(keys: list[str], captions: list[dict], done: dict[str, dict],
+             shuffle_options: bool) -> tuple[list[dict], Counter, int]:
+    """The items of every caption with questions, in caption order; the rejections; the captions dropped."""
+    items: list[dict] = []
+    rejected: Counter = Counter()
+    dropped = 0
+    for key, cap in zip(keys, captions, strict=True):
+        e = done[key]
+        rejected.update(e.get("rejected") or {})
+        if e["status"] != "ok":
+            dropped += 1
+            continue
+        items += mcq_items(cap, e["questions"], shuffle_options=shuffle_options)
+    return items, rejected, dropped
+
+
 def generate_mcq(
     input_path: str | Path,
     out: str | Path,
@@ -243,10 +277,7 @@ def generate_mcq(
         captions = captions[:limit]
     if not captions:
         raise UserError(f"{input_path}: no caption rows")
-    done: dict[str, dict] = {}
-    for row in load_cache_rows(cache_path):
-        if "key" in row:
-            done[row["key"]] = row
+    done: dict[str, dict] = {row["key"]: row for row in load_cache_rows(cache_path) if "key" in row}
     keys = [_cache_key(model, digest, per_caption, it) for it in captions]
     todo = [(k, it) for k, it in zip(keys, captions, strict=True) if k not in done]
     reused = len(captions) - len(todo)
@@ -254,35 +285,12 @@ def generate_mcq(
         log(f"{len(captions)} captions: {reused} finished before, {len(todo)} to ask {model} at {base_url}")
     judge = Judge(base_url, model, api_key_env=api_key_env, cache_path=None, timeout_s=timeout_s,
                   max_tokens=max_tokens)
-
-    def work(pair: tuple[str, dict]) -> dict:
-        key, item = pair
-        entry = generate_for_caption(judge.ask, text, item, per_caption, max_attempts)
-        entry = {"key": key, "caption_id": item["id"], **entry}
-        append_jsonl(cache_path, entry)  # one write per caption: a kill loses at most the captions in flight
-        return entry
-
     if todo:
-        if workers <= 1:
-            new = [work(p) for p in todo]
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                new = list(pool.map(work, todo))
-        for e in new:
+        for e in _ask_all(judge, todo, text, cache_path, per_caption=per_caption, max_attempts=max_attempts,
+                          workers=workers):
             done[e["key"]] = e
-
-    items: list[dict] = []
-    rejected: Counter = Counter()
-    dropped = attempts = 0
-    for key, cap in zip(keys, captions, strict=True):
-        e = done[key]
-        rejected.update(e.get("rejected") or {})
-        if e["status"] != "ok":
-            dropped += 1
-            continue
-        items += mcq_items(cap, e["questions"], shuffle_options=shuffle_options)
-    for _, it in todo:
-        attempts += done[_cache_key(model, digest, per_caption, it)]["attempts"]
+    items, rejected, dropped = _collect(keys, captions, done, shuffle_options)
+    attempts = sum(done[key]["attempts"] for key, _ in todo)
     write_items_jsonl(items, out)
     letters = Counter(it["answer"] for it in items)
     return {

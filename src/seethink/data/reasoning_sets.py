@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from seethink.data.loaders import LETTERS, RowError, _plain
+from seethink.data.row_fields import LETTERS, RowError, plain
 
 ReasoningRow = dict[str, Any]
 
@@ -43,7 +43,7 @@ class ReasoningFormat:
 
 
 def _text(value: Any, field: str) -> str:
-    value = _plain(value)
+    value = plain(value)
     if value is None:
         raise RowError(field, "missing")
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -149,7 +149,7 @@ _OPTION_LINE = re.compile(r"^\s*\(?([A-H])\s*[:.)：]\s*(.*?)\s*$")
 
 def _conversation(row: dict) -> tuple[str, str]:
     """(human turn, gpt turn) of a LLaVA-format row's `conversations`."""
-    conv = _plain(_need(row, "conversations"))
+    conv = plain(_need(row, "conversations"))
     if not isinstance(conv, list) or len(conv) < 2:
         raise RowError("conversations", "expected a list with a human turn and a gpt turn")
     turns: list[tuple[str, str]] = []
@@ -195,7 +195,7 @@ def _llava_row(row: dict, fmt: str) -> ReasoningRow:
         answer = final_answer(gpt, "conversations[1].value")
     image = row.get("image")
     rid = row.get("id")
-    rid_text = str(_plain(rid)) if rid not in (None, "") else ""
+    rid_text = str(plain(rid)) if rid not in (None, "") else ""
     return {
         "id": f"{fmt}-{rid_text}-{_digest(question)}" if rid_text else "",
         "question": question,
@@ -217,7 +217,7 @@ def orz_math(row: Any) -> ReasoningRow:
     `[{"from": "human", "value": QUESTION}, {"from": "assistant", "ground_truth": {"value": ANSWER}}]`.
     `datasets.load_dataset("json", ...)` turns the pair into columns "0" and "1"; both shapes load.
     """
-    row = _plain(row)
+    row = plain(row)
     if isinstance(row, dict) and "0" in row and "1" in row:
         row = [row["0"], row["1"]]
     if not isinstance(row, list) or len(row) < 2:
@@ -254,12 +254,12 @@ def clevr_math(row: Any) -> ReasoningRow:
     if "conversations" in row:
         return _llava_row(row, "clevr_math")
     question = _text(_need(row, "question"), "question")
-    label = _plain(_need(row, "label"))
+    label = plain(_need(row, "label"))
     if isinstance(label, bool) or not isinstance(label, (int, float, str)) or str(label).strip() == "":
         raise RowError("label", f"expected the answer as a number, got {label!r:.40}")
     answer = str(int(label)) if isinstance(label, float) and label.is_integer() else str(label).strip()
     image = row.get("image")
-    rid = str(_plain(row.get("id") or ""))
+    rid = str(plain(row.get("id") or ""))
     if image in (None, "") and rid:
         image = rid  # the CLEVR file name
     if image in (None, ""):
@@ -326,7 +326,7 @@ def arxivqa(row: Any) -> ReasoningRow:
     if not isinstance(row, dict):
         raise RowError("row", f"expected an object, got {type(row).__name__}")
     question = _text(_need(row, "question"), "question")
-    raw_opts = _plain(_need(row, "options"))
+    raw_opts = plain(_need(row, "options"))
     if not isinstance(raw_opts, list) or len(raw_opts) < 2:
         raise RowError("options", "expected a list of at least 2 options")
     options = []
@@ -340,7 +340,7 @@ def arxivqa(row: Any) -> ReasoningRow:
     label = _text(_need(row, "label"), "label")
     answer = normalize_label(_strip_label_text(label, options), options, "label")
     image = _text(_need(row, "image"), "image") if not isinstance(row.get("image"), dict) else row["image"]
-    rid = str(_plain(row.get("id") or ""))
+    rid = str(plain(row.get("id") or ""))
     return {"id": f"arxivqa-{rid}" if rid else "", "question": question, "options": options,
             "answer": answer, "images": [image]}
 

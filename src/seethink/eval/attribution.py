@@ -102,6 +102,52 @@ def _share(flagged: int, decided: int) -> float | None:
     return 100.0 * flagged / decided if decided else None
 
 
+def _attributed_rows(preds: Iterable[dict], by_id: Mapping[str, dict], readings: Mapping[str, ReadingFn],
+                     probes: Mapping[str, Mapping[str, Sequence[bool]]], capability: str,
+                     classify: Callable[[dict, str], str] | None) -> list[dict]:
+    """One row per prediction of `capability`: its id, whether it was right, every reading's flag,
+    and (wrong rows, with classify) its category."""
+    rows: list[dict] = []
+    for p in preds:
+        if p.get("capability") != capability:
+            continue
+        item = by_id.get(p["id"])
+        if item is None:
+            raise ValueError(f"prediction {p['id']!r} has no item among the given items")
+        resp = str(p.get("response") or "")
+        row: dict[str, Any] = {"id": p["id"], "correct": bool(p["correct"])}
+        for name, fn in readings.items():
+            row[name] = fn(item, resp)
+        for name, table in probes.items():
+            row[name] = probe_flag(table.get(p["id"]))
+        if classify is not None and not row["correct"]:
+            row["category"] = classify(item, resp)
+        rows.append(row)
+    return rows
+
+
+def _reading_stats(rows: list[dict], name: str) -> dict[str, Any]:
+    """One reading's counts and flag shares on the wrong and on the right rows."""
+    s: dict[str, Any] = {}
+    for side, correct in (("wrong", False), ("right", True)):
+        flags = [r[name] for r in rows if r["correct"] is correct]
+        flagged = sum(1 for f in flags if f is True)
+        undecided = sum(1 for f in flags if f is None)
+        s[f"{side}_n"] = len(flags)
+        s[f"{side}_flagged"] = flagged
+        s[f"{side}_share"] = _share(flagged, len(flags) - undecided)
+        s[f"undecided_{side}"] = undecided
+    return s
+
+
+def _categories(rows: list[dict], n_wrong: int) -> dict[str, dict]:
+    cats: dict[str, int] = {}
+    for r in rows:
+        if "category" in r:
+            cats[r["category"]] = cats.get(r["category"], 0) + 1
+    return {c: {"n": k, "share": _share(k, n_wrong)} for c, k in sorted(cats.items())}
+
+
 def attribute(
     preds: Iterable[dict],
     items: Iterable[dict] | Mapping[str, dict],
@@ -136,49 +182,16 @@ def attribute(
     if clash:
         raise ValueError(f"readings and probes share names: {sorted(clash)}")
     by_id = dict(items) if isinstance(items, Mapping) else {it["id"]: it for it in items}
-    names = [*readings, *probes]
-    rows: list[dict] = []
-    for p in preds:
-        if p.get("capability") != capability:
-            continue
-        item = by_id.get(p["id"])
-        if item is None:
-            raise ValueError(f"prediction {p['id']!r} has no item among the given items")
-        resp = str(p.get("response") or "")
-        row: dict[str, Any] = {"id": p["id"], "correct": bool(p["correct"])}
-        for name, fn in readings.items():
-            row[name] = fn(item, resp)
-        for name, table in probes.items():
-            row[name] = probe_flag(table.get(p["id"]))
-        if classify is not None and not row["correct"]:
-            row["category"] = classify(item, resp)
-        rows.append(row)
-
-    stats: dict[str, dict] = {}
-    for name in names:
-        s: dict[str, Any] = {}
-        for side, correct in (("wrong", False), ("right", True)):
-            flags = [r[name] for r in rows if r["correct"] is correct]
-            flagged = sum(1 for f in flags if f is True)
-            undecided = sum(1 for f in flags if f is None)
-            s[f"{side}_n"] = len(flags)
-            s[f"{side}_flagged"] = flagged
-            s[f"{side}_share"] = _share(flagged, len(flags) - undecided)
-            s[f"undecided_{side}"] = undecided
-        stats[name] = s
+    rows = _attributed_rows(preds, by_id, readings, probes, capability, classify)
     n_wrong = sum(1 for r in rows if not r["correct"])
     out: dict[str, Any] = {
         "capability": capability,
         "n": len(rows),
         "wrong": n_wrong,
         "right": len(rows) - n_wrong,
-        "readings": stats,
+        "readings": {name: _reading_stats(rows, name) for name in [*readings, *probes]},
         "items": rows,
     }
     if classify is not None:
-        cats: dict[str, int] = {}
-        for r in rows:
-            if "category" in r:
-                cats[r["category"]] = cats.get(r["category"], 0) + 1
-        out["categories"] = {c: {"n": k, "share": _share(k, n_wrong)} for c, k in sorted(cats.items())}
+        out["categories"] = _categories(rows, n_wrong)
     return out

@@ -360,19 +360,9 @@ def _correct(value: Any) -> bool | None:
     return None
 
 
-def judge_predictions(preds: Iterable[dict], items: Iterable[dict] | Mapping[str, dict], judge: Judge, *,
-                      cache: VerdictCache | str | Path | None = None, template: str | Path = TEMPLATE,
-                      grade: Grade | None = None, workers: int = 4, max_attempts: int = 2,
-                      source: str = "predictions") -> dict[str, Any]:
-    """Label every wrong prediction; {"summary": shares and agreement, "rows": per-row labels}.
-
-    A prediction row needs `id` and a response (`response` / `prediction` / `model_answer` /
-    `output`); `correct` (bool or 0/1) says whether it was right, else `grade` decides. Rows
-    may carry `hand_label` / `exact_label` (perception | reasoning): agreement with them is
-    reported."""
-    text = load_prompt(template, required=("question", "response"))
-    vcache = _as_cache(cache)
-    by_id = dict(items) if isinstance(items, Mapping) else {str(it["id"]): it for it in items}
+def _wrong_predictions(preds: Iterable[dict], by_id: Mapping[str, dict], grade: Grade | None,
+                       source: str) -> tuple[list[tuple[dict, dict, str]], int, int]:
+    """The wrong predictions as (row, item, response); how many rows there were; how many were right."""
     grader = grade
     wrong: list[tuple[dict, dict, str]] = []
     n = n_right = 0
@@ -393,6 +383,12 @@ def judge_predictions(preds: Iterable[dict], items: Iterable[dict] | Mapping[str
             n_right += 1
             continue
         wrong.append((p, item, resp))
+    return wrong, n, n_right
+
+
+def _judge_all(judge: Judge, text: str, wrong: list[tuple[dict, dict, str]], vcache: VerdictCache, *,
+               max_attempts: int, workers: int) -> list[dict]:
+    """One labelled row per wrong prediction, in their order (the reference labels carried along)."""
 
     def work(entry: tuple[dict, dict, str]) -> dict:
         p, item, resp = entry
@@ -405,10 +401,26 @@ def judge_predictions(preds: Iterable[dict], items: Iterable[dict] | Mapping[str
         return row
 
     if workers <= 1:
-        rows = [work(e) for e in wrong]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            rows = list(pool.map(work, wrong))
+        return [work(e) for e in wrong]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(work, wrong))
+
+
+def judge_predictions(preds: Iterable[dict], items: Iterable[dict] | Mapping[str, dict], judge: Judge, *,
+                      cache: VerdictCache | str | Path | None = None, template: str | Path = TEMPLATE,
+                      grade: Grade | None = None, workers: int = 4, max_attempts: int = 2,
+                      source: str = "predictions") -> dict[str, Any]:
+    """Label every wrong prediction; {"summary": shares and agreement, "rows": per-row labels}.
+
+    A prediction row needs `id` and a response (`response` / `prediction` / `model_answer` /
+    `output`); `correct` (bool or 0/1) says whether it was right, else `grade` decides. Rows
+    may carry `hand_label` / `exact_label` (perception | reasoning): agreement with them is
+    reported."""
+    text = load_prompt(template, required=("question", "response"))
+    vcache = _as_cache(cache)
+    by_id = dict(items) if isinstance(items, Mapping) else {str(it["id"]): it for it in items}
+    wrong, n, n_right = _wrong_predictions(preds, by_id, grade, source)
+    rows = _judge_all(judge, text, wrong, vcache, max_attempts=max_attempts, workers=workers)
     labels = [r["label"] for r in rows]
     decided = [x for x in labels if x is not None]
     summary: dict[str, Any] = {

@@ -23,8 +23,8 @@ import json
 import re
 import statistics
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from PIL import Image
@@ -32,9 +32,10 @@ from PIL import Image
 from seethink.data.images import check_image_file, load_image
 from seethink.data.prompts import render_prompt
 from seethink.errors import UserError
-from seethink.eval.benchmarks import load, save_images
-from seethink.eval.engine import count_tokens, generate
-from seethink.utils import append_jsonl_rows, write_json, write_jsonl
+from seethink.eval.bench_generate import Generator, generation_backend
+from seethink.eval.benchmarks import get_benchmark, load, save_images
+from seethink.eval.engine import count_tokens
+from seethink.utils import append_jsonl_rows, read_appended_jsonl, write_json, write_jsonl
 
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 # Item fields that reference an image in the benchmark's own files (empty `images` beside one of
@@ -42,25 +43,15 @@ _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 _IMAGE_REFS = ("image", "image_path", "image_id", "image_source")
 
 
-def _modules() -> dict[str, ModuleType]:
-    from seethink.eval.benchmarks import MODULES
-
-    return MODULES
-
-
 def results_filename(name: str) -> str:
     """The results file name `evaluate_benchmarks` writes for a benchmark."""
-    return str(getattr(_modules().get(name), "RESULTS_FILE", "results.jsonl"))
+    return get_benchmark(name).results_file
 
 
 def write_results(name: str, items: list[dict], responses: list[str], path: str | Path) -> Path:
-    """Predictions in the benchmark's official results format: the module's own `write_results`
-    where its format is special (MATH-V, MathVista, We-Math), else JSONL rows `id`, `response`."""
-    writer = getattr(_modules().get(name), "write_results", None)
-    if writer is not None:
-        return Path(writer(items, responses, path))
-    write_jsonl(path, [{"id": it["id"], "response": r} for it, r in zip(items, responses, strict=True)])
-    return Path(path)
+    """Predictions in the benchmark's official results format (its own where the format is
+    special: MathVista, We-Math; else JSONL rows `id`, `response`)."""
+    return Path(get_benchmark(name).write_results(items, responses, path))
 
 
 def select_items(name: str, items: list[dict], limit: int | None) -> list[dict]:
@@ -69,21 +60,20 @@ def select_items(name: str, items: list[dict], limit: int | None) -> list[dict]:
         return items
     if limit < 1:
         raise UserError(f"limit must be a positive number of items, got {limit}")
-    select = getattr(_modules().get(name), "select_items", None)
-    return list(select(items, limit)) if select is not None else items[:limit]
+    return list(get_benchmark(name).select_items(items, limit))
 
 
 # ------------------------------------------------------------------ responses file (resume)
 
 
 def read_responses(path: Path) -> dict[str, str]:
-    """{id: response} from a responses file; a torn (unparsable or unterminated) last line, left by
+    """{id: response} from a responses file; a torn (unparsable, unterminated) last line, left by
     a killed run, is cut off the file. A bad line elsewhere is an error."""
     return read_rows(path, "response")
 
 
-def _valid(row: Any, field: str) -> bool:
-    value = row.get(field) if isinstance(row, dict) else None
+def _valid(row: dict, field: str) -> bool:
+    value = row.get(field)
     if field == "responses":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     return isinstance(value, str)
@@ -91,32 +81,34 @@ def _valid(row: Any, field: str) -> bool:
 
 def read_rows(path: Path, field: str = "response") -> dict[str, Any]:
     """{id: row[field]} of a responses file (`response`: one greedy answer; `responses`: the
-    sampled answers); a torn last line is cut off the file, a bad line elsewhere is an error."""
+    sampled answers), the last row of an id winning; a torn last line is cut off the file, a bad
+    line elsewhere is an error."""
     if not path.is_file():
         return {}
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    last = max((n for n, line in enumerate(lines) if line.strip()), default=-1)
+    _cut_torn_tail(path)
     done: dict[str, Any] = {}
-    keep = 0  # bytes of the file that hold whole rows
-    for n, line in enumerate(lines):
-        if line.strip():
-            try:
-                row = json.loads(line)
-                if not isinstance(row, dict) or "id" not in row or not _valid(row, field):
-                    raise ValueError(f"not an object with id and {field}")
-            except ValueError as exc:
-                if n == last:
-                    break
-                raise UserError(f"{path}, line {n + 1}: not a responses row ({exc}); delete that line") from None
-            done[str(row["id"])] = row[field]
-        keep += len(line) + 1
-    fixed = raw[: min(keep, len(raw))]
-    if fixed and not fixed.endswith(b"\n"):
-        fixed += b"\n"
-    if fixed != raw:
-        path.write_bytes(fixed)
+    for n, row in enumerate(read_appended_jsonl(path), 1):
+        if "id" not in row or not _valid(row, field):
+            raise UserError(f"{path}, row {n}: not a responses row (an object with id and {field}); "
+                            "delete that line")
+        done[str(row["id"])] = row[field]
     return done
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Rows are appended whole, each ending in a newline, so text after the last newline is an
+    append a kill cut short: it is cut off the file (a whole row there is only given its newline),
+    and the next append starts on a line of its own."""
+    raw = path.read_bytes()
+    if not raw or raw.endswith(b"\n"):
+        return
+    tail = raw[raw.rfind(b"\n") + 1 :]
+    try:
+        json.loads(tail)
+    except ValueError:  # also undecodable bytes: a multi-byte character cut in two
+        path.write_bytes(raw[: len(raw) - len(tail)])
+        return
+    path.write_bytes(raw + b"\n")
 
 
 def _append_rows(path: Path, rows: list[dict]) -> None:
@@ -256,99 +248,6 @@ def _pick(value: str | Mapping[str, str] | None, name: str) -> str | None:
     return value.get(name)
 
 
-class _Generator:
-    """The model (HF or vLLM), loaded on first use: a finished evaluation loads none."""
-
-    def __init__(self, model_path: str | Path | None, model_and_processor: tuple[Any, Any] | None, *,
-                 backend: str, device: str | None, dtype: str, load_dtype: str, trust_remote_code: bool,
-                 max_images: int, batch_size: int, max_new_tokens: int, log: Callable[[str], Any]) -> None:
-        self.model_path, self.given = model_path, model_and_processor
-        self.backend, self.device, self.dtype, self.load_dtype = backend, device, dtype, load_dtype
-        self.trust_remote_code, self.max_images = trust_remote_code, max_images
-        self.batch_size, self.max_new_tokens, self.log = batch_size, max_new_tokens, log
-        self.model: Any = None
-        self.engine: Any = None
-        self._processor: Any = model_and_processor[1] if model_and_processor is not None else None
-        self.placed: dict[str, str] = {}
-
-    @property
-    def processor(self) -> Any:
-        if self._processor is None:
-            from seethink.models.load import load_processor
-
-            if self.model_path is None:
-                raise UserError("no model: give model_path")
-
-            self._processor = load_processor(self.model_path, trust_remote_code=self.trust_remote_code)
-        return self._processor
-
-    def _load(self) -> None:
-        if self.model is not None or self.engine is not None:
-            return
-        if self.given is not None:
-            self.model = self.given[0]
-            if self.device:
-                from seethink.eval.device import move, resolve_device
-
-                self.model = move(self.model, resolve_device(self.device))
-            self.placed = {"device": str(next(iter(self.model.parameters())).device) if hasattr(
-                self.model, "parameters") else "?", "dtype": "as given", "backend": "hf"}
-            return
-        if self.model_path is None:
-            raise UserError("no model: give model_path")
-        if self.backend == "vllm":
-            from seethink.eval.vllm_engine import VLLMEngine
-
-            self.engine = VLLMEngine(self.model_path, self.processor, max_images=self.max_images,
-                                     trust_remote_code=self.trust_remote_code,
-                                     dtype="auto" if self.dtype in ("auto", "float32") else self.dtype)
-            self.placed = {"device": "cuda", "dtype": self.dtype, "backend": "vllm"}
-            self.log(f"[eval] generating with vLLM ({self.model_path})")
-            return
-        from seethink.eval.device import load_for_eval, placement
-
-        if self.device is None:  # the old contract: load in `dtype`, leave it where it loads
-            from seethink.models.load import load_model
-
-            dev, dt = "cpu", placement("cpu", self.dtype, self.load_dtype)[1]
-            self.model, self._processor = load_model(self.model_path, trust_remote_code=self.trust_remote_code,
-                                                     dtype=dt)
-        else:
-            self.model, self._processor, dev, dt = load_for_eval(
-                self.model_path, device=self.device, dtype=self.dtype, load_dtype=self.load_dtype,
-                trust_remote_code=self.trust_remote_code, log=self.log)
-        self.placed = {"device": dev, "dtype": dt, "backend": "hf"}
-
-    def close(self) -> None:
-        """Free the model we loaded (a vLLM engine keeps its GPU memory until it is torn down)."""
-        if self.given is not None or (self.model is None and self.engine is None):
-            return
-        self.model = self.engine = None
-        import gc
-
-        try:  # vLLM's own teardown, where this version has it (the next model builds a new engine)
-            from vllm.distributed.parallel_state import destroy_model_parallel
-
-            destroy_model_parallel()
-        except Exception:  # noqa: BLE001 - not installed, or another layout: gc below still frees the HF model
-            pass
-        gc.collect()
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-
-    def __call__(self, convs: list[list[dict]], imgs: list[list[Any]], *, n: int = 1, temperature: float = 0.0,
-                 top_p: float = 1.0, seed: int = 0) -> list[list[str]]:
-        self._load()
-        if self.engine is not None:
-            return self.engine.generate(convs, imgs, max_new_tokens=self.max_new_tokens, temperature=temperature,
-                                        top_p=top_p, num_return_sequences=n, seed=seed if temperature > 0 else None)
-        return generate(self.model, self.processor, convs, imgs, max_new_tokens=self.max_new_tokens,
-                        batch_size=self.batch_size, temperature=temperature, top_p=top_p, num_return_sequences=n,
-                        seed=seed)
-
-
 def benchmark_items(sets: list[Any], *, data_root: Path | None, data_paths: Mapping[str, Path] | None = None,
                     split: str | None = None, limit: int | None = None,
                     images_to: Path | None = None) -> list[tuple[Any, Path, list[dict]]]:
@@ -392,34 +291,42 @@ def _chunk_seed(seed: int, chunk: list[dict]) -> int:
     return (seed * 1_000_003 + zlib.crc32("|".join(str(it["id"]) for it in chunk).encode())) % (2**31)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """The settings every benchmark of one `evaluate_benchmarks` call shares."""
+
+    model_path: str | Path | None
+    out_root: Path
+    protocol: str
+    system: str | None
+    template: str | Mapping[str, str] | None
+    split: str | None
+    limit: int | None
+    max_new_tokens: int
+    batch_size: int
+    samples: int
+    temperature: float
+    top_p: float
+    seed: int
+    judge: Any
+    world: int
+    rank: int
+    log: Callable[[str], Any]
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
 def evaluate_benchmarks(
-    model_path: str | Path | None,
-    names: list[str],
-    *,
-    data_root: Path | None,
-    data_paths: Mapping[str, Path] | None = None,
-    limit: int | None = None,
-    out_dir: Path,
-    max_new_tokens: int = 512,
-    batch_size: int = 16,
-    template: str | Mapping[str, str] | None = None,
-    split: str | None = None,
-    model_and_processor: tuple[Any, Any] | None = None,
-    dtype: str = "float32",
-    device: str | None = None,
-    trust_remote_code: bool = False,
-    backend: str = "hf",
-    log: Callable[[str], Any] = print,
-    samples: int = 0,
-    temperature: float = 0.6,
-    top_p: float = 0.95,
-    seed: int = 0,
-    protocol: str = "unified",
-    is_base: bool = False,
-    system_prompt: str = "",
-    judge: Any = None,
-    load_dtype: str = "float32",
-    shard: bool = True,
+    model_path: str | Path | None, names: list[str], *, data_root: Path | None,
+    data_paths: Mapping[str, Path] | None = None, limit: int | None = None, out_dir: Path,
+    max_new_tokens: int = 512, batch_size: int = 16, template: str | Mapping[str, str] | None = None,
+    split: str | None = None, model_and_processor: tuple[Any, Any] | None = None, dtype: str = "float32",
+    device: str | None = None, trust_remote_code: bool = False, backend: str = "hf",
+    log: Callable[[str], Any] = print, samples: int = 0, temperature: float = 0.6, top_p: float = 0.95,
+    seed: int = 0, protocol: str = "unified", is_base: bool = False, system_prompt: str = "",
+    judge: Any = None, load_dtype: str = "float32", shard: bool = True,
 ) -> dict[str, dict]:
     """Generate, write official results files and score each benchmark; returns {name: metrics}.
 
@@ -445,14 +352,37 @@ def evaluate_benchmarks(
     the items (every WORLD_SIZE-th, from its rank) into its own rank file; the main process folds
     them into the responses files, scores and writes; the other processes return {}.
     """
-    from tqdm.auto import tqdm
-
     from seethink import dist
-    from seethink.eval import bench_items, protocols
+    from seethink.eval import protocols
+
+    sets = _checked_sets(names, protocol, batch_size=batch_size, max_new_tokens=max_new_tokens, samples=samples,
+                         temperature=temperature, judge=judge)
+    out_root = Path(out_dir).expanduser()
+    world, rank = (dist.world_size(), dist.rank()) if shard else (1, 0)
+    # Items first, so a missing folder or missing images fail before a model is loaded.
+    plans = benchmark_items(sets, data_root=data_root, data_paths=data_paths, split=split, limit=limit,
+                            images_to=out_root)
+    most = max((len(it.get("images") or []) for _, _, its in plans for it in its), default=1)
+    gen = Generator(model_path, model_and_processor, backend=generation_backend(backend, model_and_processor, world),
+                    device=device, dtype=dtype, load_dtype=load_dtype, trust_remote_code=trust_remote_code,
+                    max_images=most, batch_size=batch_size, max_new_tokens=max_new_tokens, log=log)
+    system = protocols.system_prompt(protocol, is_base, system_prompt)
+    run = _Run(model_path, out_root, protocol, system, template, split, limit, max_new_tokens, batch_size,
+               samples, temperature, top_p, seed, judge, world, rank, log)
+    results = _evaluate_plans(run, gen, plans)
+    gen.close()
+    return results
+
+
+def _checked_sets(names: list[str], protocol: str, *, batch_size: int, max_new_tokens: int, samples: int,
+                  temperature: float, judge: Any) -> list[Any]:
+    """The protocol's splits of `names`, once the settings are known to be usable: every refusal
+    comes before any data or model loads."""
+    from seethink.eval import protocols
 
     if not names:
         raise UserError("no benchmarks named")
-    sets = [protocols.resolve(name, protocol) for name in names]  # unknown names fail before the model loads
+    sets = [protocols.resolve(name, protocol) for name in names]
     if batch_size < 1 or max_new_tokens < 1:
         raise UserError("batch_size and max_new_tokens must be positive")
     if samples < 0:
@@ -464,138 +394,182 @@ def evaluate_benchmarks(
         if needing:
             raise UserError(f"protocol paper judges {', '.join(needing)} with an LLM: give a judge endpoint "
                             "(eval.judge_base_url, eval.judge_model)")
-    out_root = Path(out_dir).expanduser()
-    world, rank = (dist.world_size(), dist.rank()) if shard else (1, 0)
-    main = rank == 0
+    return sets
 
-    # Items first, so a missing folder or missing images fail before a model is loaded.
-    plans = benchmark_items(sets, data_root=data_root, data_paths=data_paths, split=split, limit=limit,
-                            images_to=out_root)
 
-    from seethink.eval.vllm_engine import choose_backend
-
-    chosen = "hf" if model_and_processor is not None else choose_backend(backend)
-    if chosen == "vllm" and world > 1:
-        if backend == "vllm":
-            raise UserError("--backend vllm: run the vLLM evaluation in one process (vLLM spreads a model over "
-                            "GPUs itself); under a multi-process launch use backend hf")
-        chosen = "hf"
-    most = max((len(it.get("images") or []) for _, _, its in plans for it in its), default=1)
-    gen = _Generator(model_path, model_and_processor, backend=chosen, device=device, dtype=dtype,
-                     load_dtype=load_dtype, trust_remote_code=trust_remote_code, max_images=most,
-                     batch_size=batch_size, max_new_tokens=max_new_tokens, log=log)
-    system = protocols.system_prompt(protocol, is_base, system_prompt)
-
-    all_path = out_root / "metrics.json"
-    everything: dict[str, dict] = {}
-    if main and all_path.is_file():
-        try:
-            everything = json.loads(all_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            everything = {}
+def _evaluate_plans(run: _Run, gen: Generator, plans: list[tuple[Any, Path, list[dict]]]) -> dict[str, dict]:
+    """{name: metrics} of each benchmark in the main process ({} in the others, which only answer
+    their share); OUT/metrics.json gathers the metrics of every benchmark evaluated there."""
+    all_path = run.out_root / "metrics.json"
+    everything = _read_metrics(all_path) if run.main else {}
     results: dict[str, dict] = {}
     for st, ddir, items in plans:
-        name = st.name
-        bench_out = out_root / name
-        bench_out.mkdir(parents=True, exist_ok=True)
-        resp_path, samp_path = bench_out / "responses.jsonl", bench_out / "sampled.jsonl"
-        tmpl = _pick(template, name) or protocols.template(protocol)
-        model_id = str(Path(model_path).resolve()) if model_path is not None else None
-        greedy_key: dict[str, Any] = {"model": model_id, "template": tmpl or "reasoning", "system": system,
-                                      "max_new_tokens": max_new_tokens}
-        sampled_key = ({**greedy_key, "samples": samples, "temperature": temperature, "top_p": top_p, "seed": seed}
-                       if samples else None)
-        key = {"greedy": greedy_key, "sampled": sampled_key}
-        if main:
-            _reset_if_changed(bench_out, key, log)
-        dist.barrier()
-        mine = items[rank::world]
-        prompts = {it["id"]: render_prompt(it, tmpl) for it in mine}
-
-        def conv(it: dict, prompts: dict = prompts) -> list[dict]:
-            user = {"role": "user", "content": prompts[it["id"]]}
-            return [{"role": "system", "content": system}, user] if system else [user]
-
-        passes: list[tuple[str, Path, int]] = [("response", resp_path, 1)]
-        if samples:
-            passes.append(("responses", samp_path, samples))
-        for field, path, n in passes:
-            target = path if world == 1 else rank_file(path, rank)
-            done = _read_all(path, field)
-            if field == "responses":
-                done = {k: v for k, v in done.items() if len(v) == samples}
-            pending = [it for it in mine if it["id"] not in done]
-            what = "answers" if n == 1 else f"x {n} sampled answers"
-            log(f"[eval] {name}: {len(mine)} items {what} from {ddir}" + (f" (process {rank}/{world})" if world > 1 else "")
-                + f", {len(mine) - len(pending)} already in {path.name}")
-            # Similar sizes in a chunk pad little: sort by image pixels, then prompt length.
-            pending.sort(key=lambda it: (_image_size(it), len(prompts[it["id"]])), reverse=True)
-            with tqdm(total=len(mine), initial=len(mine) - len(pending), desc=f"eval {name}" + (
-                    f" ({n} samples)" if n > 1 else ""), disable=not main) as bar:
-                for start in range(0, len(pending), batch_size):
-                    chunk = pending[start : start + batch_size]
-                    imgs = [[load_image(p, f"{name} item {it['id']}: ") for p in it.get("images") or []]
-                            for it in chunk]
-                    if field == "response":
-                        outs = gen([conv(it) for it in chunk], imgs)
-                        rows = [{"id": it["id"], "response": o[0]} for it, o in zip(chunk, outs, strict=True)]
-                    else:
-                        outs = gen([conv(it) for it in chunk], imgs, n=n, temperature=temperature, top_p=top_p,
-                                   seed=_chunk_seed(seed, chunk))
-                        rows = [{"id": it["id"], "responses": list(o)} for it, o in zip(chunk, outs, strict=True)]
-                    _append_rows(target, rows)
-                    bar.update(len(chunk))
-        dist.barrier()
-        if not main:
+        metrics = _evaluate_one(run, gen, st, ddir, items)
+        if metrics is None:
             continue
-        done = _fold(resp_path, "response")
-        sampled_done = {k: v for k, v in _fold(samp_path, "responses").items() if len(v) == samples} if samples else {}
-        lost = [it["id"] for it in items if it["id"] not in done or (samples and it["id"] not in sampled_done)]
-        if lost:
-            raise UserError(f"{name}: {len(lost)} items have no answers after generation (e.g. {lost[0]}); "
-                            "re-run the same command to generate them")
-        wanted = {it["id"] for it in items}
-        responses = [done[it["id"]] for it in items]
-        res_name = results_filename(st.benchmark)
-        metrics, verdicts = bench_items.score(st.benchmark, items, responses, bench_out / res_name, ddir, judge)
-        sampled = None
-        if samples:
-            sampled = bench_items.sampled_verdicts(st.benchmark, items, sampled_done, samples, bench_out / "samples",
-                                                   res_name, ddir, judge)
-            metrics["sampled_accuracy"] = round(100.0 * sum(sampled.values()) / len(sampled), 2)
-        processor = gen.processor
-        write_jsonl(bench_out / "predictions.jsonl",
-                    bench_items.prediction_rows(name, items, responses, verdicts, processor, sampled))
-        metrics["item_correct"] = sum(verdicts.values())
-        metrics["lengths"] = length_stats(processor, responses, max_new_tokens)
-        metrics["protocol"] = protocol
-        metrics["run"] = {
-            "model": str(model_path) if model_path is not None else None,
-            "benchmark": st.benchmark,
-            "data_dir": str(ddir),
-            "split": split or st.split,
-            "limit": limit,
-            "items": len(items),
-            "template": tmpl or "reasoning",
-            "system_prompt": system,
-            "judge": getattr(judge, "model", None) if judge is not None and bench_items.judge_step(st.benchmark) else None,
-            "max_new_tokens": max_new_tokens,
-            "samples": samples,
-            **({"temperature": temperature, "top_p": top_p, "seed": seed} if samples else {}),
-            "processes": world,
-            **gen.placed,
-            "responses_file": str(resp_path),
-            "extra_responses": len(set(done) - wanted),
-        }
-        write_json(bench_out / "metrics.json", metrics)
-        samp = f", sampled {metrics['sampled_accuracy']}%" if samples else ""
-        log(f"[eval] {name}: accuracy {metrics['accuracy']}% ({metrics['correct']}/{metrics['total']}){samp}, "
-            f"mean {metrics['lengths']['response_tokens']['mean']} tokens -> {bench_out / 'metrics.json'}")
-        results[name] = metrics
-        everything[name] = metrics
+        results[st.name] = everything[st.name] = metrics
         write_json(all_path, everything)
-    gen.close()
     return results
+
+
+def _read_metrics(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return {}
+
+
+def _evaluate_one(run: _Run, gen: Generator, st: Any, ddir: Path, items: list[dict]) -> dict | None:
+    """Answer this process's share of one benchmark's items; the main process then scores them all."""
+    from seethink import dist
+    from seethink.eval import protocols
+
+    bench_out = run.out_root / st.name
+    bench_out.mkdir(parents=True, exist_ok=True)
+    tmpl = _pick(run.template, st.name) or protocols.template(run.protocol)
+    if run.main:
+        _reset_if_changed(bench_out, _run_key(run, tmpl), run.log)
+    dist.barrier()
+    _answer_items(run, gen, st.name, ddir, items[run.rank :: run.world], tmpl, bench_out)
+    dist.barrier()
+    if not run.main:
+        return None
+    return _score_answers(run, gen, st, ddir, items, tmpl, bench_out)
+
+
+def _run_key(run: _Run, tmpl: str | None) -> dict:
+    """The settings the answers are generated under, greedy and sampled (`_reset_if_changed`)."""
+    model_id = str(Path(run.model_path).resolve()) if run.model_path is not None else None
+    greedy: dict[str, Any] = {"model": model_id, "template": tmpl or "reasoning", "system": run.system,
+                              "max_new_tokens": run.max_new_tokens}
+    sampled = ({**greedy, "samples": run.samples, "temperature": run.temperature, "top_p": run.top_p,
+                "seed": run.seed} if run.samples else None)
+    return {"greedy": greedy, "sampled": sampled}
+
+
+def _answer_items(run: _Run, gen: Generator, name: str, ddir: Path, mine: list[dict], tmpl: str | None,
+                  bench_out: Path) -> None:
+    """Generate the answers `mine` still lacks: the greedy pass, then the sampled one."""
+    prompts = {it["id"]: render_prompt(it, tmpl) for it in mine}
+    _answer_pass(run, gen, name, ddir, mine, prompts, "response", bench_out / "responses.jsonl")
+    if run.samples:
+        _answer_pass(run, gen, name, ddir, mine, prompts, "responses", bench_out / "sampled.jsonl")
+
+
+def _answer_pass(run: _Run, gen: Generator, name: str, ddir: Path, mine: list[dict], prompts: dict[str, str],
+                 field: str, path: Path) -> None:
+    """One pass (`response`: a greedy answer; `responses`: the sampled answers) over the items
+    without it yet, appended a chunk at a time to this process's file."""
+    from tqdm.auto import tqdm
+
+    n = 1 if field == "response" else run.samples
+    target = path if run.world == 1 else rank_file(path, run.rank)
+    done = _read_all(path, field)
+    if field == "responses":
+        done = {k: v for k, v in done.items() if len(v) == run.samples}
+    pending = [it for it in mine if it["id"] not in done]
+    what = "answers" if n == 1 else f"x {n} sampled answers"
+    process = f" (process {run.rank}/{run.world})" if run.world > 1 else ""
+    run.log(f"[eval] {name}: {len(mine)} items {what} from {ddir}{process}, "
+            f"{len(mine) - len(pending)} already in {path.name}")
+    # Similar sizes in a chunk pad little: sort by image pixels, then prompt length.
+    pending.sort(key=lambda it: (_image_size(it), len(prompts[it["id"]])), reverse=True)
+    desc = f"eval {name}" + (f" ({n} samples)" if n > 1 else "")
+    with tqdm(total=len(mine), initial=len(mine) - len(pending), desc=desc, disable=not run.main) as bar:
+        for start in range(0, len(pending), run.batch_size):
+            chunk = pending[start : start + run.batch_size]
+            _append_rows(target, _answer_chunk(run, gen, name, chunk, prompts, field))
+            bar.update(len(chunk))
+
+
+def _answer_chunk(run: _Run, gen: Generator, name: str, chunk: list[dict], prompts: dict[str, str],
+                  field: str) -> list[dict]:
+    """The responses rows of one chunk of items."""
+    imgs = [[load_image(p, f"{name} item {it['id']}: ") for p in it.get("images") or []] for it in chunk]
+    convs = [_conversation(prompts[it["id"]], run.system) for it in chunk]
+    if field == "response":
+        outs = gen(convs, imgs)
+        return [{"id": it["id"], "response": o[0]} for it, o in zip(chunk, outs, strict=True)]
+    outs = gen(convs, imgs, n=run.samples, temperature=run.temperature, top_p=run.top_p,
+               seed=_chunk_seed(run.seed, chunk))
+    return [{"id": it["id"], "responses": list(o)} for it, o in zip(chunk, outs, strict=True)]
+
+
+def _conversation(prompt: str, system: str | None) -> list[dict]:
+    user = {"role": "user", "content": prompt}
+    return [{"role": "system", "content": system}, user] if system else [user]
+
+
+def _score_answers(run: _Run, gen: Generator, st: Any, ddir: Path, items: list[dict], tmpl: str | None,
+                   bench_out: Path) -> dict:
+    """Main process: the official scores of the answers, with `predictions.jsonl` and
+    `metrics.json` written beside them."""
+    from seethink.eval import bench_items
+
+    done, sampled_done = _gathered_answers(run, st.name, items, bench_out)
+    responses = [done[it["id"]] for it in items]
+    res_name = results_filename(st.benchmark)
+    metrics, verdicts = bench_items.score(st.benchmark, items, responses, bench_out / res_name, ddir, run.judge)
+    sampled = None
+    if run.samples:
+        sampled = bench_items.sampled_verdicts(st.benchmark, items, sampled_done, run.samples, bench_out / "samples",
+                                               res_name, ddir, run.judge)
+        metrics["sampled_accuracy"] = round(100.0 * sum(sampled.values()) / len(sampled), 2)
+    processor = gen.processor
+    write_jsonl(bench_out / "predictions.jsonl",
+                bench_items.prediction_rows(st.name, items, responses, verdicts, processor, sampled))
+    metrics["item_correct"] = sum(verdicts.values())
+    metrics["lengths"] = length_stats(processor, responses, run.max_new_tokens)
+    metrics["protocol"] = run.protocol
+    metrics["run"] = _run_record(run, gen, st, ddir, items, tmpl, extra=len(set(done) - {it["id"] for it in items}))
+    write_json(bench_out / "metrics.json", metrics)
+    samp = f", sampled {metrics['sampled_accuracy']}%" if run.samples else ""
+    run.log(f"[eval] {st.name}: accuracy {metrics['accuracy']}% ({metrics['correct']}/{metrics['total']}){samp}, "
+            f"mean {metrics['lengths']['response_tokens']['mean']} tokens -> {bench_out / 'metrics.json'}")
+    return metrics
+
+
+def _gathered_answers(run: _Run, name: str, items: list[dict], bench_out: Path) -> tuple[dict, dict]:
+    """Main process: every process's answers, folded into the responses files; each item must
+    have its greedy answer (and its samples)."""
+    done = _fold(bench_out / "responses.jsonl", "response")
+    sampled_done: dict[str, Any] = {}
+    if run.samples:
+        sampled_done = {k: v for k, v in _fold(bench_out / "sampled.jsonl", "responses").items()
+                        if len(v) == run.samples}
+    lost = [it["id"] for it in items if it["id"] not in done or (run.samples and it["id"] not in sampled_done)]
+    if lost:
+        raise UserError(f"{name}: {len(lost)} items have no answers after generation (e.g. {lost[0]}); "
+                        "re-run the same command to generate them")
+    return done, sampled_done
+
+
+def _run_record(run: _Run, gen: Generator, st: Any, ddir: Path, items: list[dict], tmpl: str | None,
+                extra: int) -> dict:
+    """What `metrics.json` records of how the answers were made (`run`)."""
+    from seethink.eval import bench_items
+
+    judged = run.judge is not None and bench_items.judge_step(st.benchmark)
+    return {
+        "model": str(run.model_path) if run.model_path is not None else None,
+        "benchmark": st.benchmark,
+        "data_dir": str(ddir),
+        "split": run.split or st.split,
+        "limit": run.limit,
+        "items": len(items),
+        "template": tmpl or "reasoning",
+        "system_prompt": run.system,
+        "judge": getattr(run.judge, "model", None) if judged else None,
+        "max_new_tokens": run.max_new_tokens,
+        "samples": run.samples,
+        **({"temperature": run.temperature, "top_p": run.top_p, "seed": run.seed} if run.samples else {}),
+        "processes": run.world,
+        **gen.placed,
+        "responses_file": str(run.out_root / st.name / "responses.jsonl"),
+        "extra_responses": extra,
+    }
 
 
 __all__ = ["benchmark_items", "check_benchmarks", "evaluate_benchmarks", "length_stats", "rank_file", "read_responses", "read_rows", "results_filename",

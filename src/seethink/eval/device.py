@@ -3,7 +3,7 @@
 * device `auto`: `cuda` when a GPU is visible (`cuda:LOCAL_RANK` under a multi-process launcher),
   else `cpu`; `cpu`, `cuda`, `cuda:N` as given (a CUDA device on a machine without one is an error).
 * dtype `auto`: bfloat16 on a CUDA device that computes it natively (the trainer's own test,
-  `seethink.training.scaling.native_bf16`), else the model's load dtype (`model.dtype`, float32
+  `seethink.hardware.native_bf16`), else the model's load dtype (`model.dtype`, float32
   by default). A CPU stays at the load dtype even where it has native bf16: casting the tiny
   toy models' weights to bf16 flips greedy answers, and every toy number in README was measured
   in float32. `eval.dtype=bfloat16` asks for bf16 anywhere.
@@ -49,7 +49,7 @@ def resolve_dtype(dtype: str = "auto", device: str = "cpu", load_dtype: str = "f
     if dtype != "auto":
         return dtype
     if device.startswith("cuda"):
-        from seethink.training.scaling import native_bf16
+        from seethink.hardware import native_bf16
 
         return "bfloat16" if native_bf16() else load_dtype
     return load_dtype

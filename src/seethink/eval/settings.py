@@ -15,8 +15,15 @@ def _fail(key: str, why: str) -> UserError:
 
 
 def check_eval_spec(e: Any) -> None:
+    _check_settings(e)
+    _check_benchmarks(e)
+    _check_during_training(e)
+    _check_sources(e)
+
+
+def _check_settings(e: Any) -> None:
     from seethink.eval.device import DEVICES, DTYPES
-    from seethink.eval.protocols import PROTOCOLS, needs_judge, resolve
+    from seethink.eval.protocols import PROTOCOLS
     from seethink.eval.vllm_engine import BACKENDS
 
     if e.toy is not None and not isinstance(e.toy, bool):
@@ -33,6 +40,11 @@ def check_eval_spec(e: Any) -> None:
         raise _fail("benchmark_limit", f"must be >= 0 (0 = every item), got {e.benchmark_limit!r}")
     if e.benchmark_max_new_tokens < 1:
         raise _fail("benchmark_max_new_tokens", f"must be >= 1, got {e.benchmark_max_new_tokens}")
+
+
+def _check_benchmarks(e: Any) -> None:
+    from seethink.eval.protocols import resolve
+
     seen: set[str] = set()
     for i, name in enumerate(e.benchmarks):
         try:
@@ -42,6 +54,11 @@ def check_eval_spec(e: Any) -> None:
         if split.name in seen:
             raise _fail(f"benchmarks.{i}", f"{name!r} is listed twice")
         seen.add(split.name)
+
+
+def _check_during_training(e: Any) -> None:
+    from seethink.eval.protocols import resolve
+
     d = e.during_training
     if isinstance(d.every, bool) or d.every < 0:
         raise _fail("during_training.every", f"must be >= 0 optimizer steps (0 = off), got {d.every!r}")
@@ -55,6 +72,13 @@ def check_eval_spec(e: Any) -> None:
     if d.every and not (d.benchmarks or e.benchmarks):
         raise _fail("during_training.benchmarks", "validation during training needs benchmarks: set "
                     "eval.during_training.benchmarks (or eval.benchmarks)")
+
+
+def _check_sources(e: Any) -> None:
+    """Where benchmark items and (for judged benchmarks) the judge come from."""
+    from seethink.eval.protocols import needs_judge
+
+    d = e.during_training
     if (e.benchmarks or (d.every and d.benchmarks)) and not str(e.data_root).strip():
         raise _fail("data_root", "benchmarks are read from DATA_ROOT/NAME: give the folder holding one "
                     "sub-folder per benchmark (e.g. eval.data_root=../shared/benchmarks)")

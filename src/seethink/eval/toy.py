@@ -51,6 +51,26 @@ def _images(items: list[dict], mode: str, cell_px: int, seed: int = 0) -> list[l
     return imgs
 
 
+def _prediction(it: dict, resp: str, reward: RewardFn, processor: Any) -> dict:
+    """The predictions.jsonl row of one greedy response."""
+    r = reward(resp, it)
+    m = _THINK.search(resp)
+    pred: dict[str, Any] = {
+        "id": it["id"],
+        "capability": it["capability"],
+        "answer": it["answer"],
+        "response": resp,
+        "correct": bool(r.get("accuracy", 0.0) >= 1.0),
+        "format": float(r.get("format", 0.0)),
+        "response_tokens": count_tokens(processor, resp),
+        "think_tokens": count_tokens(processor, m.group(1)) if m else 0,
+    }
+    read = inventory_read_right(it, resp)
+    if read is not None:
+        pred["inventory_correct"] = read
+    return pred
+
+
 def evaluate_items(
     model: Any,
     processor: Any,
@@ -67,7 +87,7 @@ def evaluate_items(
     temperature: float = 0.6,
     top_p: float = 0.95,
     seed: int = 0,
-    fast: bool = True,
+    fast: bool | None = None,
 ) -> tuple[dict, list[dict]]:
     """Greedy answers for `items`; returns (metrics, predictions).
 
@@ -85,25 +105,7 @@ def evaluate_items(
             model, processor, convs, imgs, max_new_tokens=max_new_tokens, batch_size=batch_size,
             progress=bar.update, cached=cached, on_batch=save, fast=fast,
         )
-    preds = []
-    for it, (resp,) in zip(items, outs, strict=True):
-        r = reward(resp, it)
-        m = _THINK.search(resp)
-        preds.append(
-            {
-                "id": it["id"],
-                "capability": it["capability"],
-                "answer": it["answer"],
-                "response": resp,
-                "correct": bool(r.get("accuracy", 0.0) >= 1.0),
-                "format": float(r.get("format", 0.0)),
-                "response_tokens": count_tokens(processor, resp),
-                "think_tokens": count_tokens(processor, m.group(1)) if m else 0,
-            }
-        )
-        read = inventory_read_right(it, resp)
-        if read is not None:
-            preds[-1]["inventory_correct"] = read
+    preds = [_prediction(it, resp, reward, processor) for it, (resp,) in zip(items, outs, strict=True)]
     if samples > 0:
         cached, save = _resume_hooks(resume_file, items, f"{mode}-sampled")
         with tqdm(total=len(items), desc=f"{desc} ({samples} samples)", leave=False) as bar:
@@ -178,7 +180,7 @@ def evaluate_model(
     temperature: float = 0.6,
     top_p: float = 0.95,
     seed: int = 0,
-    fast: bool = True,
+    fast: bool | None = None,
 ) -> tuple[dict, list[dict]]:
     """Real-image metrics (greedy, and sampled when `samples` > 0), plus `ablation` (blank /
     shuffled, greedy) accuracy on image items."""

@@ -8,17 +8,14 @@ list of blocks, so they always say the same thing.
 
 from __future__ import annotations
 
-import base64
-import html
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from seethink.eval import stats
 from seethink.experiment import plots
 from seethink.experiment.arms import DESCRIPTIONS
+from seethink.experiment.attribution import attribution_rows, study_items
 from seethink.experiment.claims import (
     FACTORIAL,
     VERDICT_RULE,
@@ -29,10 +26,9 @@ from seethink.experiment.claims import (
     primary_metric,
     versus,
 )
+from seethink.experiment.render import Block, write_pages
 from seethink.experiment.results import OVERALL, Study, load_study
-from seethink.utils import atomic_write_text
-
-Block = tuple[Any, ...]  # ("h", text) | ("p", text) | ("table", header, rows) | ("img", name, png)
+from seethink.experiment.sweep import is_sweep, sweep_settings, write_sweep_report
 
 
 def _ci(s: dict | None, key: str = "delta", unit: str = "") -> str:
@@ -138,61 +134,11 @@ def length_blocks(study: Study) -> list[Block]:
             ("table", head, body), ("img", "length_distributions", plots.length_hist(study, arms))]
 
 
-def _eval_items(study: Study) -> list[dict] | None:
-    """The evaluated items (with their facts), rebuilt from the saved recipe."""
-    import tempfile
-
-    import yaml
-
-    from seethink.config import load_recipe
-    from seethink.errors import UserError
-    from seethink.training.pipeline import eval_items
-
-    cfg = dict(study.config)
-    cfg.pop("experiment", None)  # arms and seeds do not change the items
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        yaml.safe_dump(cfg, f)
-    try:
-        return eval_items(load_recipe(f.name))
-    except UserError:
-        return None
-    finally:
-        Path(f.name).unlink(missing_ok=True)
-
-
-def attribution_rows(study: Study, items: list[dict]) -> tuple[list[str], dict[str, list[dict]]]:
-    """Per reading: one row per arm with the flagged share of wrong and right answers over seeds."""
-    from seethink.eval.attribution import attribute
-    from seethink.experiment.probe import readings_for
-
-    readings = readings_for(items)
-    per_reading: dict[str, list[dict]] = {}
-    names: list[str] = []
-    for arm in ["base", *study.arms]:
-        seeds = [None] if arm == "base" else study.arm_seeds(arm)
-        flags: dict[str, dict[str, list[np.ndarray]]] = {}
-        for s in seeds:
-            probes = {"subquestions": study.probes[(arm, s)]} if (arm, s) in study.probes else {}
-            res = attribute(study.pred(arm, s).values(), items, readings, probes)
-            for name in res["readings"]:
-                if name not in names:
-                    names.append(name)
-                for side, ok in (("wrong", False), ("right", True)):
-                    got = [r[name] for r in res["items"] if r["correct"] is ok and r.get(name) is not None]
-                    flags.setdefault(name, {}).setdefault(side, []).append(np.array(got, dtype=float))
-        for name, sides in flags.items():
-            row: dict[str, Any] = {"arm": arm}
-            for side, arrays in sides.items():
-                row[side] = stats.share_ci(arrays) if sum(a.size for a in arrays) else None
-            per_reading.setdefault(name, []).append(row)
-    return names, per_reading
-
-
 def attribution_blocks(study: Study) -> tuple[list[Block], str]:
     """The attribution section, and one sentence for under the claims table."""
     from seethink.eval.attribution import primary_reading
 
-    items = _eval_items(study)
+    items = study_items(study)
     out: list[Block] = [("h", "Perception-error attribution (visual reasoning)")]
     if items is None:
         return out + [("p", "Not computed: the evaluated items could not be rebuilt from the saved recipe here.")], ""
@@ -289,64 +235,14 @@ def _items_per_cap(study: Study) -> str:
     return ", ".join(f"{c} {sum(p['capability'] == c for p in base)}" for c in study.capabilities)
 
 
-def render_markdown(blocks: list[Block], plot_dir: Path, rel: str) -> str:
-    lines: list[str] = []
-    for b in blocks:
-        if b[0] == "title":
-            lines += [f"# {b[1]}", ""]
-        elif b[0] == "h":
-            lines += [f"## {b[1]}", ""]
-        elif b[0] == "p":
-            lines += [b[1], ""]
-        elif b[0] == "table":
-            lines += ["| " + " | ".join(b[1]) + " |", "|" + "---|" * len(b[1])]
-            lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in b[2]]
-            lines.append("")
-        elif b[0] == "img":
-            plot_dir.mkdir(parents=True, exist_ok=True)
-            (plot_dir / f"{b[1]}.png").write_bytes(b[2])
-            lines += [f"![{b[1]}]({rel}/{b[1]}.png)", ""]
-    return "\n".join(lines)
-
-
-_CSS = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px}"
-        "th{background:#f0f0f0}img{max-width:100%}p{line-height:1.4}")
-
-
-def render_html(blocks: list[Block]) -> str:
-    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>seethink experiment</title>",
-             f"<style>{_CSS}</style></head><body>"]
-    for b in blocks:
-        if b[0] == "title":
-            parts.append(f"<h1>{html.escape(b[1])}</h1>")
-        elif b[0] == "h":
-            parts.append(f"<h2>{html.escape(b[1])}</h2>")
-        elif b[0] == "p":
-            parts.append(f"<p>{html.escape(b[1])}</p>")
-        elif b[0] == "table":
-            head = "".join(f"<th>{html.escape(h)}</th>" for h in b[1])
-            rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in r) + "</tr>" for r in b[2])
-            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
-        elif b[0] == "img":
-            data = base64.b64encode(b[2]).decode("ascii")
-            parts.append(f"<img alt='{html.escape(b[1])}' src='data:image/png;base64,{data}'>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
 def write_experiment_report(dirs: Sequence[str | Path], out: str | Path | None = None) -> list[Path]:
     """Read the finished units of `dirs` (pooled) and write report.md and report.html (a sweep:
     one report per setting and a table across settings)."""
-    from seethink.experiment.sweep import is_sweep, write_sweep_report
-
     dest = Path(out) if out is not None else Path(dirs[0])
     dest.mkdir(parents=True, exist_ok=True)
     if is_sweep(Path(dirs[0])):
-        return write_sweep_report([Path(d) for d in dirs], dest)
-    study = load_study(dirs)
-    blocks = build_blocks(study)
-    md, page = dest / "report.md", dest / "report.html"
-    atomic_write_text(md, render_markdown(blocks, dest / "plots", "plots"))
-    atomic_write_text(page, render_html(blocks))
-    return [md, page]
+        paths = [Path(d) for d in dirs]
+        for name, subs in sweep_settings(paths):
+            write_experiment_report(subs, out=dest / "settings" / name)
+        return write_sweep_report(paths, dest)
+    return write_pages(build_blocks(load_study(dirs)), dest)

@@ -128,7 +128,7 @@ def _done(exp: Path, job: Job) -> bool:
 
 def do_job(recipe: Recipe, job: Job, arms: list[Arm], base: Path, exp: Path, log: Any = print) -> None:
     """Run one unit in this process."""
-    from seethink.training.pipeline import eval_items
+    from seethink.data.plan import eval_items
 
     items = eval_items(recipe)
     if job.kind == "base":

@@ -18,9 +18,10 @@ import numpy as np
 import yaml
 
 from seethink.eval import stats
+from seethink.experiment.attribution import attribution_rows, study_items
 from seethink.experiment.claims import Contrast, measure, primary_metric
+from seethink.experiment.render import write_pages
 from seethink.experiment.results import METRICS, OVERALL, Study, load_study
-from seethink.utils import atomic_write_text
 
 
 def is_sweep(d: Path) -> bool:
@@ -31,9 +32,8 @@ def is_sweep(d: Path) -> bool:
 
 def _perception_share(study: Study) -> dict | None:
     from seethink.eval.attribution import primary_reading
-    from seethink.experiment.report import _eval_items, attribution_rows
 
-    items = _eval_items(study)
+    items = study_items(study)
     if items is None:
         return None
     names, rows = attribution_rows(study, items)
@@ -66,9 +66,7 @@ def _base_readings(study: Study) -> dict[str, dict]:
 
     The right-answer rate calibrates a reading: one that flags most right answers does not
     measure perception (the dial's report shows every reading beside the one it uses)."""
-    from seethink.experiment.report import _eval_items, attribution_rows
-
-    items = _eval_items(study)
+    items = study_items(study)
     if items is None:
         return {}
     names, rows = attribution_rows(study, items)
@@ -176,22 +174,24 @@ def readings_blocks(rows: list[dict]) -> list[tuple]:
     return [("h", "The bases' perception-error readings"), ("table", head, body), ("p", note)]
 
 
-def write_sweep_report(dirs: Sequence[Path], out: Path) -> list[Path]:
-    from seethink.experiment.report import render_html, render_markdown, write_experiment_report
-
+def sweep_settings(dirs: Sequence[Path]) -> list[tuple[str, list[Path]]]:
+    """(name, its experiment directories) of every setting that has finished units, in sweep order."""
     cfg = yaml.safe_load((dirs[0] / "experiment.yaml").read_text())
-    rows: list[dict] = []
-    caps: list[str] = []
+    out: list[tuple[str, list[Path]]] = []
     for st in cfg["experiment"]["settings"]:
         subs = [d / "settings" / st["name"] for d in dirs if (d / "settings" / st["name"] / "units" / "base").is_dir()]
-        if not subs:
-            continue
-        write_experiment_report(subs, out=out / "settings" / st["name"])
+        if subs:
+            out.append((st["name"], subs))
+    return out
+
+
+def write_sweep_report(dirs: Sequence[Path], out: Path) -> list[Path]:
+    """OUT/report.md and report.html across the settings (each setting's own report is written by
+    `seethink.experiment.report.write_experiment_report`)."""
+    rows: list[dict] = []
+    caps: list[str] = []
+    for name, subs in sweep_settings(dirs):
         study = load_study(subs)
         caps = caps or study.capabilities
-        rows.append(dial_row(st["name"], study))
-    blocks = dial_blocks(rows, caps)
-    md, page = out / "report.md", out / "report.html"
-    atomic_write_text(md, render_markdown(blocks, out / "plots", "plots"))
-    atomic_write_text(page, render_html(blocks))
-    return [md, page]
+        rows.append(dial_row(name, study))
+    return write_pages(dial_blocks(rows, caps), out)

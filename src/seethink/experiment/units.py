@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from seethink.config import Recipe, dump_recipe
+from seethink.data.plan import PlannedStage, stage_items
 from seethink.errors import UserError
 from seethink.experiment.arms import Arm, ArmStage, stage_steps
-from seethink.training.pipeline import PlannedStage, stage_items
 from seethink.utils import atomic_write_text, read_jsonl, write_json, write_jsonl
 
 SMALL_FILES = ("unit.json", "config.yaml", "metrics.jsonl", "pass_rates.json")
@@ -188,13 +188,13 @@ def eval_model(recipe: Recipe, model: Path, items: list[dict], out: Path, log: A
 
             probe_model(recipe, model, items, out, log=log)
     if recipe.eval.benchmarks:
-        from seethink.training.pipeline import evaluate_benchmarks_of
+        from seethink.training.variants import evaluate_benchmarks_of
 
         if is_base is None:
             is_base = out.parent.name == "base" and out.parent.parent.name == "units"
         metrics["benchmarks"] = evaluate_benchmarks_of(recipe, model, out / "bench", is_base=is_base, log=log)
     if not items and not recipe.eval.benchmarks:
-        from seethink.training.pipeline import nothing_to_evaluate
+        from seethink.training.variants import nothing_to_evaluate
 
         log(nothing_to_evaluate(recipe))
     return metrics
@@ -216,7 +216,7 @@ def run_base_unit(recipe: Recipe, base: Path, items: list[dict], exp: Path, log:
 def run_arm_unit(recipe: Recipe, arm: Arm, seed: int, base: Path, items: list[dict], exp: Path,
                  rates: dict[str, float] | None = None, log: Any = print) -> dict:
     """Train one arm for one seed (or take its outside model) and evaluate it; unit.json at the end."""
-    from seethink.training.pipeline import train_variant
+    from seethink.training.variants import train_variant
 
     udir = unit_dir(exp, arm.name, seed)
     done = udir / "unit.json"

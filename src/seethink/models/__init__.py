@@ -1,5 +1,2 @@
-"""Models: the embedded tiny VLM builder and the loader for local HF VLM directories."""
-
-from seethink.models.load import load_model, load_processor
-
-__all__ = ["load_model", "load_processor"]
+"""Models: the embedded tiny VLM builders, the loader for local HF VLM directories (`models.load`),
+model names the CLI accepts (`models.resolve`) and the fast generation loop (`models.fastgen`)."""

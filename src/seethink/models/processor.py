@@ -13,7 +13,10 @@ transformers still see the real class and every method behaves as upstream):
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers.processing_utils import ProcessorMixin
 
 
 def torchvision_usable() -> bool:
@@ -27,7 +30,7 @@ def torchvision_usable() -> bool:
 _SHIMS: dict[type, type] = {}
 
 
-def shim_class(cls: type) -> type:
+def shim_class(cls: type[ProcessorMixin]) -> type:
     """A subclass of a ProcessorMixin class with the two fixes above (one per class)."""
     if getattr(cls, "_seethink_shim", False):
         return cls
@@ -39,8 +42,8 @@ def shim_class(cls: type) -> type:
         _seethink_shim = True
 
         @classmethod
-        def get_attributes(klass):  # noqa: N805 - mirrors the upstream classmethod
-            attrs = cls.get_attributes()  # upstream's, read from its own __init__ signature
+        def get_attributes(klass) -> list[str]:  # noqa: N805 - mirrors the upstream classmethod
+            attrs: list[str] = cls.get_attributes()  # upstream's, read from its own __init__ signature
             return [a for a in attrs if a != "video_processor"] if drop_video else attrs
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -1,19 +1,48 @@
-"""Model names the CLI accepts: a local directory, or `toy` (the embedded warm-started base)."""
+"""Model names the CLI accepts: a local directory, or a named base such as `toy` (the embedded
+warm-started base).
+
+A named base is built by a layer above this one (the toy base by training's warm start), so
+this module names its builder as "module:function" and imports it only when the base is asked
+for, like a plugin: models never import training. `register_base` adds more names.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from seethink.config import Recipe
 from seethink.errors import UserError
+
+if TYPE_CHECKING:
+    from seethink.config import Recipe
+
+_BASES: dict[str, Callable[[Recipe], Path]] = {}
+# Built-in named bases, imported on first use.
+_BUILTIN = {"toy": "seethink.training.bases:toy_base"}
+
+
+def register_base(name: str, build: Callable[[Recipe], Path]) -> None:
+    """Make `name` resolve to the directory `build(recipe)` returns (building it if needed)."""
+    _BASES[name] = build
+
+
+def _builder(name: str) -> Callable[[Recipe], Path] | None:
+    if name not in _BASES and name in _BUILTIN:
+        module, attr = _BUILTIN[name].split(":")
+        _BASES[name] = getattr(importlib.import_module(module), attr)
+    return _BASES.get(name)
 
 
 def resolve_model(name: str, recipe: Recipe | None = None) -> Path:
-    if name == "toy":
-        from seethink.training.warmstart import ensure_toy_base
+    build = _builder(name)
+    if build is not None:
+        from seethink.config import Recipe
 
-        return ensure_toy_base(recipe or Recipe())
+        return build(recipe or Recipe())
     p = Path(name).expanduser()
     if not p.is_dir():
-        raise UserError(f"model path not found: {name} (give a local model directory, or 'toy')")
+        named = " or ".join(repr(n) for n in sorted({*_BASES, *_BUILTIN}))
+        raise UserError(f"model path not found: {name} (give a local model directory, or {named})")
     return p

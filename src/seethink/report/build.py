@@ -19,6 +19,112 @@ def _delta(a: float, b: float) -> str:
     return f"{'+' if d >= 0 else ''}{d:.1f}"
 
 
+def _caps_header(caps: list[str]) -> list[str]:
+    return ["| model | " + " | ".join(caps) + " | overall |", "|---|" + "---|" * (len(caps) + 1)]
+
+
+def _accuracy_section(summary: dict, models: list[str], caps: list[str]) -> list[str]:
+    """Held-out counts and each model's greedy accuracy, with the majority-answer baseline."""
+    meta = summary.get("meta", {})
+    counts = ", ".join(f"{c} {summary[models[0]]['by_capability'][c]['n']}" for c in caps)
+    lines = [
+        f"Held-out items: {meta.get('eval_items', '?')} ({counts}); "
+        f"greedy decoding. Stage order (staged): {' -> '.join(meta.get('stages', []))}.",
+        "",
+        "## Accuracy (%)",
+        "",
+        *_caps_header(caps),
+    ]
+    for m in models:
+        bc = summary[m]["by_capability"]
+        lines.append(f"| {m} | " + " | ".join(_fmt(bc[c]["accuracy"]) for c in caps) +
+                     f" | {_fmt(summary[m]['accuracy'])} |")
+    lines.append("| majority-answer baseline | " + " | ".join(
+        _fmt(summary[models[0]]["by_capability"][c]["majority_baseline"]) for c in caps) + " | |")
+    return lines
+
+
+def _sampled_section(summary: dict, sampled: list[str], caps: list[str]) -> list[str]:
+    """Accuracy of the sampled answers, for the models scored that way."""
+    if not sampled:
+        return []
+    meta = summary.get("meta", {})
+    lines = ["", f"## Sampled accuracy (%): {meta.get('samples', '?')} samples per item, temperature "
+             f"{meta.get('temperature', '?')}, top-p {meta.get('top_p', '?')}", "", *_caps_header(caps)]
+    for m in sampled:
+        bc = summary[m]["by_capability"]
+        lines.append(f"| {m} | " + " | ".join(_fmt(bc[c]["sampled_accuracy"]) for c in caps) +
+                     f" | {_fmt(summary[m].get('sampled_accuracy'))} |")
+    return lines
+
+
+def _change_section(summary: dict, models: list[str], sampled: list[str], caps: list[str]) -> list[str]:
+    """Each model's accuracy minus the base model's, greedy and, where scored, sampled."""
+    base = summary.get("base")
+    if not base:
+        return []
+    lines: list[str] = []
+    # Greedy and, where scored, sampled: the reference protocol is the sampled one.
+    kinds = [("", "accuracy")] + ([(", sampled", "sampled_accuracy")] if "base" in sampled else [])
+    for label, field in kinds:
+        lines += ["", f"## What RL changed (points vs base{label})", "", *_caps_header(caps)]
+        for m in models:
+            if m == "base" or (field != "accuracy" and m not in sampled):
+                continue
+            bc, bb = summary[m]["by_capability"], base["by_capability"]
+            overall = ("-" if summary[m].get(field) is None or base.get(field) is None
+                       else _delta(summary[m][field], base[field]))
+            lines.append(f"| {m} | " + " | ".join(_delta(bc[c][field], bb[c][field]) for c in caps) +
+                         f" | {overall} |")
+    return lines
+
+
+def _length_section(summary: dict, models: list[str]) -> list[str]:
+    lines = ["", "## Response length (tokens)", "", "| model | response | `<think>` part | format ok (%) |",
+             "|---|---|---|---|"]
+    for m in models:
+        s = summary[m]
+        lines.append(f"| {m} | {_fmt(s['mean_response_tokens'])} | {_fmt(s['mean_think_tokens'])} | "
+                     f"{_fmt(s['format'])} |")
+    return lines
+
+
+def _ablation_section(summary: dict, models: list[str]) -> list[str]:
+    """Image items scored with real, blank and shuffled images, for the models that were."""
+    abl = [m for m in models if "ablation" in summary[m]]
+    if not abl:
+        return []
+    img_caps = sorted({c for m in abl for c in summary[m]["ablation"].get("blank", {})})
+    lines = ["", "## Does the model look at the image? (accuracy %, image items)", "",
+             "| model | " + " | ".join(f"{c}: real / blank / shuffled" for c in img_caps) + " |",
+             "|---|" + "---|" * len(img_caps)]
+    for m in abl:
+        a = summary[m]["ablation"]
+        cells = [
+            f"{_fmt(summary[m]['by_capability'][c]['accuracy'])} / {_fmt(a['blank'].get(c))} / "
+            f"{_fmt(a['shuffled'].get(c))}"
+            for c in img_caps
+        ]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines + ["", "A model that uses its image loses accuracy with blank or shuffled images; one that "
+                    "ignores it scores the same."]
+
+
+def _closing_sections(meta: dict, plots: dict[str, str], effects_md: str) -> list[str]:
+    """Effects with intervals, time per part and plots, each where there is any."""
+    lines: list[str] = []
+    if effects_md:
+        lines += ["", "## Effects with 95% intervals", "", effects_md.rstrip("\n")]
+    secs = meta.get("seconds", {})
+    if secs:
+        lines += ["", "## Time (seconds)", "", "| part | seconds |", "|---|---|"]
+        lines += [f"| {k} | {v:.0f} |" for k, v in secs.items()]
+    if plots:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{name}]({rel})" for name, rel in plots.items()]
+    return lines
+
+
 def render_markdown(summary: dict, plots: dict[str, str], effects_md: str = "") -> str:
     meta = summary.get("meta", {})
     models = [m for m in MODEL_ORDER if m in summary] + sorted(
@@ -29,79 +135,15 @@ def render_markdown(summary: dict, plots: dict[str, str], effects_md: str = "") 
     if not models:  # neither toy tasks nor benchmarks: nothing was evaluated
         return "\n".join(lines + ["Nothing was evaluated: the recipe trains no toy task and names no benchmark "
                                    "(set `eval.benchmarks` and `eval.data_root`, or `eval.toy: true`).", ""])
-    counts = ", ".join(f"{c} {summary[models[0]]['by_capability'][c]['n']}" for c in caps)
-    lines += [
-        f"Held-out items: {meta.get('eval_items', '?')} ({counts}); "
-        f"greedy decoding. Stage order (staged): {' -> '.join(meta.get('stages', []))}.",
-        "",
-        "## Accuracy (%)",
-        "",
-        "| model | " + " | ".join(caps) + " | overall |",
-        "|---|" + "---|" * (len(caps) + 1),
-    ]
-    for m in models:
-        bc = summary[m]["by_capability"]
-        lines.append(f"| {m} | " + " | ".join(_fmt(bc[c]["accuracy"]) for c in caps) +
-                     f" | {_fmt(summary[m]['accuracy'])} |")
-    base = summary.get("base")
+    lines += _accuracy_section(summary, models, caps)
     sampled = [m for m in models if all("sampled_accuracy" in summary[m]["by_capability"].get(c, {}) for c in caps)]
-    lines.append("| majority-answer baseline | " + " | ".join(
-        _fmt(summary[models[0]]["by_capability"][c]["majority_baseline"]) for c in caps) + " | |")
-    if sampled:
-        lines += ["", f"## Sampled accuracy (%): {meta.get('samples', '?')} samples per item, temperature "
-                  f"{meta.get('temperature', '?')}, top-p {meta.get('top_p', '?')}", "",
-                  "| model | " + " | ".join(caps) + " | overall |", "|---|" + "---|" * (len(caps) + 1)]
-        for m in sampled:
-            bc = summary[m]["by_capability"]
-            lines.append(f"| {m} | " + " | ".join(_fmt(bc[c]["sampled_accuracy"]) for c in caps) +
-                         f" | {_fmt(summary[m].get('sampled_accuracy'))} |")
-    if base:
-        # Greedy and, where scored, sampled: the reference protocol is the sampled one.
-        kinds = [("", "accuracy")] + ([(", sampled", "sampled_accuracy")] if "base" in sampled else [])
-        for label, field in kinds:
-            lines += ["", f"## What RL changed (points vs base{label})", "",
-                      "| model | " + " | ".join(caps) + " | overall |", "|---|" + "---|" * (len(caps) + 1)]
-            for m in models:
-                if m == "base" or (field != "accuracy" and m not in sampled):
-                    continue
-                bc, bb = summary[m]["by_capability"], base["by_capability"]
-                overall = ("-" if summary[m].get(field) is None or base.get(field) is None
-                           else _delta(summary[m][field], base[field]))
-                lines.append(f"| {m} | " + " | ".join(_delta(bc[c][field], bb[c][field]) for c in caps) +
-                             f" | {overall} |")
-    lines += ["", "## Response length (tokens)", "", "| model | response | `<think>` part | format ok (%) |",
-              "|---|---|---|---|"]
-    for m in models:
-        s = summary[m]
-        lines.append(f"| {m} | {_fmt(s['mean_response_tokens'])} | {_fmt(s['mean_think_tokens'])} | "
-                     f"{_fmt(s['format'])} |")
-    abl = [m for m in models if "ablation" in summary[m]]
-    if abl:
-        img_caps = sorted({c for m in abl for c in summary[m]["ablation"].get("blank", {})})
-        lines += ["", "## Does the model look at the image? (accuracy %, image items)", "",
-                  "| model | " + " | ".join(f"{c}: real / blank / shuffled" for c in img_caps) + " |",
-                  "|---|" + "---|" * len(img_caps)]
-        for m in abl:
-            a = summary[m]["ablation"]
-            cells = [
-                f"{_fmt(summary[m]['by_capability'][c]['accuracy'])} / {_fmt(a['blank'].get(c))} / "
-                f"{_fmt(a['shuffled'].get(c))}"
-                for c in img_caps
-            ]
-            lines.append(f"| {m} | " + " | ".join(cells) + " |")
-        lines += ["", "A model that uses its image loses accuracy with blank or shuffled images; one that "
-                  "ignores it scores the same."]
+    lines += _sampled_section(summary, sampled, caps)
+    lines += _change_section(summary, models, sampled, caps)
+    lines += _length_section(summary, models)
+    lines += _ablation_section(summary, models)
     lines += _inventory_section(summary, models)
     lines += _benchmark_section(summary, models)
-    if effects_md:
-        lines += ["", "## Effects with 95% intervals", "", effects_md.rstrip("\n")]
-    secs = meta.get("seconds", {})
-    if secs:
-        lines += ["", "## Time (seconds)", "", "| part | seconds |", "|---|---|"]
-        lines += [f"| {k} | {v:.0f} |" for k, v in secs.items()]
-    if plots:
-        lines += ["", "## Plots", ""]
-        lines += [f"![{name}]({rel})" for name, rel in plots.items()]
+    lines += _closing_sections(meta, plots, effects_md)
     return "\n".join(lines) + "\n"
 
 

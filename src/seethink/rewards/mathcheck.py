@@ -179,8 +179,11 @@ def _equal(p: str, g: str, ctx: _Ctx, depth: int) -> bool:
         return p.lower() == g.lower()
     if _is_text(p) or _is_text(g):
         return _text_key(p) == _text_key(g)
+    return _equal_numbers(p, g, ctx)
 
-    # Numbers.
+
+def _equal_numbers(p: str, g: str, ctx: _Ctx) -> bool:
+    """Numbers (exact, percent against fraction, rounded), then the symbolic step."""
     pct_p, pct_g = p.endswith("%"), g.endswith("%")
     vp, vg = _value(p.rstrip("%").rstrip()), _value(g.rstrip("%").rstrip())
     if isinstance(vp, Fraction) and isinstance(vg, Fraction):
@@ -193,8 +196,6 @@ def _equal(p: str, g: str, ctx: _Ctx, depth: int) -> bool:
         return False
     if pct_p or pct_g:
         p, g = p.rstrip("%").rstrip(), g.rstrip("%").rstrip()
-
-    # Symbolic.
     return _symbolic(p, g, ctx)
 
 
@@ -207,9 +208,9 @@ def _symbolic(p: str, g: str, ctx: _Ctx) -> bool:
     if remaining <= 0:
         ctx.timed_out = True
         return False
-    from seethink.rewards import sandbox
+    from seethink.rewards.sandbox import check
 
-    verdict = sandbox.check(p, g, remaining)
+    verdict = check(p, g, remaining)
     if verdict is None:
         ctx.timed_out = True
         return False

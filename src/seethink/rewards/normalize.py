@@ -59,68 +59,67 @@ _SYMBOLS = {
 _ROOTS = {"√": r"\sqrt", "∛": r"\sqrt[3]", "∜": r"\sqrt[4]"}
 
 
+def _script_run(s: str, i: int, table: dict[str, str], mark: str) -> tuple[str, int]:
+    """The run of super- or subscript characters from s[i] as one `^{..}` / `_{..}`, and where it ends."""
+    j = i
+    while j < len(s) and s[j] in table:
+        j += 1
+    return mark + "{" + "".join(table[c] for c in s[i:j]) + "}", j
+
+
+def _root(s: str, i: int, out: list[str], paren_closes: list[str]) -> int:
+    """The root sign at s[i] as its command with the radicand that follows braced; returns where
+    the input continues. A parenthesised radicand's ")" closes the brace too (`paren_closes`)."""
+    n = len(s)
+    out.append(_ROOTS[s[i]])
+    j = i + 1
+    while j < n and s[j] == " ":
+        j += 1
+    if j >= n:
+        return j
+    if s[j] == "(":
+        out.append("{(")
+        paren_closes.append(")}")
+        return j + 1
+    if s[j].isdigit() or s[j] == ".":
+        k = j
+        while k < n and (s[k].isdigit() or s[k] == "."):
+            k += 1
+        out.append("{" + s[j:k] + "}")
+        return k
+    if s[j].isalpha() and s[j].isascii():
+        out.append("{" + s[j] + "}")
+        return j + 1
+    if s[j] in _SYMBOLS and s[j].isalpha():  # √π
+        out.append("{" + _SYMBOLS[s[j]].strip() + "}")
+        return j + 1
+    return j
+
+
 def _unicode_to_latex(s: str) -> str:
     out: list[str] = []
     paren_closes: list[str] = []  # one entry per open "(": what its ")" becomes
     i, n = 0, len(s)
     while i < n:
         ch = s[i]
-        if ch in _SUPERSCRIPTS:
-            j = i
-            while j < n and s[j] in _SUPERSCRIPTS:
-                j += 1
-            out.append("^{" + "".join(_SUPERSCRIPTS[c] for c in s[i:j]) + "}")
-            i = j
+        if ch in _SUPERSCRIPTS or ch in _SUBSCRIPTS:
+            table, mark = (_SUPERSCRIPTS, "^") if ch in _SUPERSCRIPTS else (_SUBSCRIPTS, "_")
+            piece, i = _script_run(s, i, table, mark)
+            out.append(piece)
             continue
-        if ch in _SUBSCRIPTS:
-            j = i
-            while j < n and s[j] in _SUBSCRIPTS:
-                j += 1
-            out.append("_{" + "".join(_SUBSCRIPTS[c] for c in s[i:j]) + "}")
-            i = j
+        if ch in _ROOTS:
+            i = _root(s, i, out, paren_closes)
             continue
         if ch in _VULGAR:
             a, b = _VULGAR[ch]
             out.append(f"\\frac{{{a}}}{{{b}}}")
-            i += 1
-            continue
-        if ch in _ROOTS:
-            out.append(_ROOTS[ch])
-            j = i + 1
-            while j < n and s[j] == " ":
-                j += 1
-            if j < n and s[j] == "(":
-                # The parenthesised radicand: its ")" will close the \sqrt's brace too.
-                out.append("{(")
-                paren_closes.append(")}")
-                i = j + 1
-                continue
-            if j < n and (s[j].isdigit() or s[j] == "."):
-                k = j
-                while k < n and (s[k].isdigit() or s[k] == "."):
-                    k += 1
-                out.append("{" + s[j:k] + "}")
-                i = k
-                continue
-            if j < n and s[j].isalpha() and s[j].isascii():
-                out.append("{" + s[j] + "}")
-                i = j + 1
-                continue
-            if j < n and s[j] in _SYMBOLS and s[j].isalpha():  # √π
-                out.append("{" + _SYMBOLS[s[j]].strip() + "}")
-                i = j + 1
-                continue
-            i = j
-            continue
-        if ch == "(":
+        elif ch == "(":
             paren_closes.append(")")
             out.append("(")
         elif ch == ")":
             out.append(paren_closes.pop() if paren_closes else ")")
-        elif ch in _SYMBOLS:
-            out.append(_SYMBOLS[ch])
         else:
-            out.append(ch)
+            out.append(_SYMBOLS.get(ch, ch))
         i += 1
     # A radicand left open: close its brace at the end.
     out.extend("}" for c in paren_closes if c == ")}")
@@ -180,122 +179,100 @@ def _tokens(s: str) -> list[str]:
     return toks
 
 
-def _latex_pass(toks: list[str]) -> str:
-    out: list[str] = []
-    # One entry per open "{": True when its "}" is to be dropped (an unwrapped argument).
-    stack: list[bool] = []
-    skip_depth = 0  # > 0 while inside an argument that is dropped whole
-    pending_wrap = 0  # wrapper commands waiting for their "{"
-    pending_skip = 0
-    pending_skip_first = 0
-    n = len(toks)
-    i = 0
-    while i < n:
-        t = toks[i]
-        i += 1
-        if skip_depth:
-            if t == "{":
-                skip_depth += 1
-            elif t == "}":
-                skip_depth -= 1
-            continue
-        if t == " " and (pending_wrap or pending_skip or pending_skip_first):
-            continue
-        if t == "{":
-            if pending_skip or pending_skip_first:
-                if pending_skip:
-                    pending_skip -= 1
+# Plain characters that change: math delimiters go, a tie is a space.
+_PLAIN = {"$": "", "~": " "}
+# Control symbols (`\` and one non-letter) that change; any other stays as written.
+_CONTROL_SYMBOLS = {
+    ",": _SEP, ";": _SEP, ":": _SEP, " ": _SEP, "!": "", "[": "", "]": "", "(": "", ")": "", "$": "",
+    "%": "%", "&": "&", "\\": "\\\\ ",
+}
+
+
+class _LatexPass:
+    """One left-to-right pass over `_tokens` output applying the cosmetics of step 3."""
+
+    def __init__(self, toks: list[str]) -> None:
+        self.toks = toks
+        self.i = 0  # the next token
+        self.out: list[str] = []
+        # One entry per open "{": True when its "}" is to be dropped (an unwrapped argument).
+        self.stack: list[bool] = []
+        self.skip_depth = 0  # > 0 while inside an argument that is dropped whole
+        self.pending = ""  # "wrap" or "skip": a command waiting for its "{"
+
+    def _next(self) -> str:
+        return self.toks[self.i] if self.i < len(self.toks) else ""
+
+    def run(self) -> str:
+        while self.i < len(self.toks):
+            t = self.toks[self.i]
+            self.i += 1
+            if self.skip_depth:
+                self.skip_depth += {"{": 1, "}": -1}.get(t, 0)
+            elif t == " " and self.pending:
+                continue
+            elif t == "{":
+                self._open()
+            else:
+                # Anything but "{" after a command that wanted an argument: the command had none.
+                self.pending = ""
+                if t == "}":
+                    if not self.stack or not self.stack.pop():
+                        self.out.append("}")
+                elif t[0] != "\\" or len(t) == 1:
+                    self.out.append(_PLAIN.get(t, t))
+                elif len(t) == 2 and not t[1].isalpha():
+                    self.out.append(_CONTROL_SYMBOLS.get(t[1], t))
                 else:
-                    pending_skip_first -= 1
-                skip_depth = 1
-                continue
-            if pending_wrap:
-                pending_wrap -= 1
-                stack.append(True)
-                continue
-            stack.append(False)
-            out.append("{")
-            continue
-        # Anything but "{" after a command that wanted an argument: the command had none.
-        pending_wrap = pending_skip = pending_skip_first = 0
-        if t == "}":
-            if stack:
-                if not stack.pop():
-                    out.append("}")
-            else:
-                out.append("}")
-            continue
-        if t[0] != "\\" or len(t) == 1:
-            if t == "$":
-                continue
-            if t == "~":
-                out.append(" ")
-                continue
-            out.append(t)
-            continue
-        name = t[1:]
-        if len(t) == 2 and not name.isalpha():  # control symbols
-            if name in ",;: ":
-                out.append(_SEP)
-            elif name == "!":
-                pass
-            elif name in "[]()$":
-                pass
-            elif name == "%":
-                out.append("%")
-            elif name == "&":
-                out.append("&")
-            elif name == "\\":
-                out.append("\\\\ ")
-            else:
-                out.append(t)
-            continue
-        name = _RENAME.get(name, name)
+                    self._command(_RENAME.get(t[1:], t[1:]))
+        return "".join(self.out)
+
+    def _open(self) -> None:
+        if self.pending == "skip":
+            self.skip_depth = 1
+        elif self.pending == "wrap":
+            self.stack.append(True)
+        else:
+            self.stack.append(False)
+            self.out.append("{")
+        self.pending = ""
+
+    def _command(self, name: str) -> None:
         if name in ("<", ">", "{", "}", "|"):
-            out.append(name if name not in "{}" else "\\" + name)
-            continue
-        if name in WRAPPERS:
-            pending_wrap = 1
-            continue
-        if name in _SKIP_ARG:
-            pending_skip = 1
-            continue
-        if name in _SKIP_FIRST:
-            pending_skip_first = 1
-            continue
-        if name in _DROP:
-            if name in ("left", "right", "middle") and i < n and toks[i] == ".":
-                i += 1
-            continue
-        if name in _SPACES:
-            out.append(" ")
-            continue
-        if name == "degree":
-            continue
-        if name in ("frac", "sqrt", "binom"):
-            out.append("\\" + name)
-            # `\frac12`, `\sqrt2`: one-character arguments get their braces.
-            wanted = 1 if name == "sqrt" else 2
-            if name == "sqrt" and i < n and toks[i] == "[":
-                continue
-            while wanted and i < n and toks[i] == " ":
-                i += 1
-            while wanted and i < n:
-                nxt = toks[i]
-                if nxt == "{" or nxt == " ":
-                    break
-                if len(nxt) == 1 and nxt.isalnum():
-                    out.append("{" + nxt + "}")
-                    i += 1
-                    wanted -= 1
-                else:
-                    break
-            continue
-        out.append("\\" + name)
-        # Keep a command apart from a following letter: `\pi r` must not become `\pir`.
-        if i < n and len(toks[i]) == 1 and toks[i].isalpha():
-            out.append(" ")
-    return "".join(out)
+            self.out.append(name if name not in "{}" else "\\" + name)
+        elif name in WRAPPERS:
+            self.pending = "wrap"
+        elif name in _SKIP_ARG or name in _SKIP_FIRST:  # \textcolor's second argument is a plain group
+            self.pending = "skip"
+        elif name in _DROP:
+            if name in ("left", "right", "middle") and self._next() == ".":
+                self.i += 1
+        elif name in _SPACES:
+            self.out.append(" ")
+        elif name in ("frac", "sqrt", "binom"):
+            self._braced_args(name)
+        elif name != "degree":
+            self.out.append("\\" + name)
+            # Keep a command apart from a following letter: `\pi r` must not become `\pir`.
+            if len(self._next()) == 1 and self._next().isalpha():
+                self.out.append(" ")
+
+    def _braced_args(self, name: str) -> None:
+        """`\\frac12`, `\\sqrt2`: one-character arguments get their braces."""
+        self.out.append("\\" + name)
+        if name == "sqrt" and self._next() == "[":
+            return
+        wanted = 1 if name == "sqrt" else 2
+        while self._next() == " ":
+            self.i += 1
+        while wanted and len(self._next()) == 1 and self._next().isalnum():
+            self.out.append("{" + self._next() + "}")
+            self.i += 1
+            wanted -= 1
+
+
+def _latex_pass(toks: list[str]) -> str:
+    return _LatexPass(toks).run()
 
 
 # ---------------------------------------------------------------- 4. thousands

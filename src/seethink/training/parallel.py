@@ -16,6 +16,7 @@ A worker whose parent dies stops within a second (nothing is left writing to the
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import threading
@@ -27,6 +28,7 @@ from typing import Any
 from seethink import dist
 from seethink.config import Recipe
 from seethink.errors import UserError
+from seethink.training.variants import evaluate_models, train_variant
 
 PROGRESS_EVERY = 30.0
 
@@ -60,6 +62,16 @@ def assign(variants: list[str], models: dict[str, Path], workers: int) -> list[d
     return [g for g in groups if g["variants"]]
 
 
+@dataclasses.dataclass
+class _Reports:
+    """What the workers have sent back so far, by worker name."""
+
+    results: dict[str, dict] = dataclasses.field(default_factory=dict)
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    errors: dict[str, BaseException] = dataclasses.field(default_factory=dict)
+    finished: set[str] = dataclasses.field(default_factory=set)
+
+
 def run_variants_in_parallel(recipe: Recipe, plans: dict[str, list], models: dict[str, Path], out: Path,
                              workers: int, log: Any = print) -> tuple[dict[str, dict], dict[str, float]]:
     """Train and evaluate every variant in `workers` processes; (results by model, seconds)."""
@@ -81,62 +93,75 @@ def run_variants_in_parallel(recipe: Recipe, plans: dict[str, list], models: dic
     log(f"[parallel] {len(groups)} processes x {threads} torch thread(s): "
         + "; ".join(f"{g['name']} (evaluates {', '.join(g['models'])})" for g in groups)
         + f"; full logs in {out / 'logs'}")
-    results: dict[str, dict] = {}
-    timings: dict[str, float] = {}
-    errors: dict[str, BaseException] = {}
-    finished: set[str] = set()
+    reports = _Reports()
     try:
         for p in procs.values():
             p.start()
-        next_progress, shown = time.time() + PROGRESS_EVERY, ""
-        while len(finished) < len(procs):
-            try:
-                msg = inbox.get(timeout=1.0)
-            except queue.Empty:
-                msg = None
-            if msg is not None:
-                kind, name, *rest = msg
-                if kind == "log":
-                    for line in str(rest[0]).splitlines() or [""]:
-                        # Rule lines stay bare; lines the worker already tagged keep their one tag.
-                        tagged = not line.strip("= ") or line.startswith(f"[{name}] ")
-                        log(line if tagged else f"[{name}] {line}")
-                elif kind == "done":
-                    results.update(rest[0])
-                    timings.update(rest[1])
-                    finished.add(name)
-                elif kind == "error":
-                    errors[name] = rest[0]
-                    finished.add(name)
-            for name, p in procs.items():  # died without a word (killed, out of memory)
-                if name not in finished and not p.is_alive() and inbox.empty():
-                    p.join()
-                    errors[name] = RuntimeError(
-                        f"the '{name}' worker process died (exit code {p.exitcode}) - see "
-                        f"{out / 'logs' / (name + '.log')}; run the same command again to resume")
-                    finished.add(name)
-            if time.time() >= next_progress:
-                line = progress_line(out, plans)
-                if line != shown:  # silent once training is over (evaluations log their own lines)
-                    log(line)
-                    shown = line
-                next_progress = time.time() + PROGRESS_EVERY
+        _relay(inbox, procs, reports, out, plans, log)
     finally:
-        interrupted = len(finished) < len(procs)  # Ctrl-C, or an error in this loop
-        for p in procs.values():
-            if p.pid is None:  # never started
-                continue
-            if interrupted and p.is_alive():
-                p.terminate()
-            p.join(timeout=30)
-            if p.is_alive():  # finished its work but hangs on the way out
-                p.terminate()
-                p.join()
-    for name, exc in errors.items():
+        _stop_workers(procs, interrupted=len(reports.finished) < len(procs))  # Ctrl-C, or an error in _relay
+    for name, exc in reports.errors.items():
         log(f"[{name}] failed: {exc}")
-    if errors:
-        raise next(iter(errors.values()))
-    return results, timings
+    if reports.errors:
+        raise next(iter(reports.errors.values()))
+    return reports.results, reports.timings
+
+
+def _relay(inbox: Any, procs: dict[str, Any], reports: _Reports, out: Path, plans: dict[str, list],
+           log: Any) -> None:
+    """Pass the workers' messages on until every worker has finished, failed or died, with a
+    progress line every PROGRESS_EVERY seconds while training advances."""
+    next_progress, shown = time.time() + PROGRESS_EVERY, ""
+    while len(reports.finished) < len(procs):
+        try:
+            msg = inbox.get(timeout=1.0)
+        except queue.Empty:
+            msg = None
+        if msg is not None:
+            _take_message(msg, reports, log)
+        for name, p in procs.items():  # died without a word (killed, out of memory)
+            if name not in reports.finished and not p.is_alive() and inbox.empty():
+                p.join()
+                reports.errors[name] = RuntimeError(
+                    f"the '{name}' worker process died (exit code {p.exitcode}) - see "
+                    f"{out / 'logs' / (name + '.log')}; run the same command again to resume")
+                reports.finished.add(name)
+        if time.time() >= next_progress:
+            line = progress_line(out, plans)
+            if line != shown:  # silent once training is over (evaluations log their own lines)
+                log(line)
+                shown = line
+            next_progress = time.time() + PROGRESS_EVERY
+
+
+def _take_message(msg: tuple, reports: _Reports, log: Any) -> None:
+    """One worker message: a log line to pass on, its results ("done"), or its failure ("error")."""
+    kind, name, *rest = msg
+    if kind == "log":
+        for line in str(rest[0]).splitlines() or [""]:
+            # Rule lines stay bare; lines the worker already tagged keep their one tag.
+            tagged = not line.strip("= ") or line.startswith(f"[{name}] ")
+            log(line if tagged else f"[{name}] {line}")
+    elif kind == "done":
+        reports.results.update(rest[0])
+        reports.timings.update(rest[1])
+        reports.finished.add(name)
+    elif kind == "error":
+        reports.errors[name] = rest[0]
+        reports.finished.add(name)
+
+
+def _stop_workers(procs: dict[str, Any], interrupted: bool) -> None:
+    """Wait for every started worker; end them at once when the parent was interrupted."""
+    for p in procs.values():
+        if p.pid is None:  # never started
+            continue
+        if interrupted and p.is_alive():
+            p.terminate()
+        p.join(timeout=30)
+        if p.is_alive():  # finished its work but hangs on the way out
+            p.terminate()
+            p.join()
 
 
 def progress_line(out: Path, plans: dict[str, list]) -> str:
@@ -163,7 +188,6 @@ def _worker(job: dict, outbox: Any) -> None:
     fd = os.open(job["log_file"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)  # progress bars and library output go to the log file, not the parent's terminal
     os.dup2(fd, 2)
-    from seethink.training.pipeline import evaluate_models, train_variant
     from seethink.utils import pin_threads
 
     pin_threads(job["threads"])

@@ -25,21 +25,10 @@ from typing import Any
 from seethink import dist
 from seethink.config import TrainerSpec
 from seethink.errors import UserError
+from seethink.hardware import native_bf16
 
 # Linear layers of the language model's attention and MLP blocks (Qwen2/Qwen3/Llama naming).
 LM_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-def native_bf16() -> bool:
-    """Whether this machine computes bf16 natively (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
-    import torch
-
-    if torch.cuda.is_available():
-        return bool(torch.cuda.is_bf16_supported())
-    try:  # oneDNN's own check of the CPU's bf16 instructions (a private but long-stable op)
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def use_bf16(t: TrainerSpec) -> bool:

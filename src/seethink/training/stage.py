@@ -329,9 +329,7 @@ def run_stage(
     `report_to`: experiment trackers (`report_to_list`); None = TensorBoard, whose event files
     land in `out_dir/tensorboard/`; [] logs to metrics.jsonl only.
     """
-    from seethink.models.load import load_model
-    from seethink.training.callbacks import RewardFaultsToLogs, StopOnNonFinite, train_checked
-    from seethink.training.datasets import grpo_dataset
+    from seethink.training.callbacks import StopOnNonFinite
 
     out_dir = Path(out_dir)
     check_runtime(trainer)
@@ -340,59 +338,90 @@ def run_stage(
     if resume_from is None and dist.is_main_process():  # a stage trained from its start logs afresh
         shutil.rmtree(out_dir / TENSORBOARD_DIR, ignore_errors=True)
     report_args, report_callbacks = _reporting(trackers, out_dir, resume_from)
-    report_kwargs = {"report_to": report_args, "run_name": f"{variant}/{stage}"}
+    model, processor = _stage_model(model_path, resume_from, trainer, trust_remote_code=trust_remote_code, dtype=dtype)
+    items = drop_long_prompts(items, processor, trainer.max_prompt_length, log=log, stage=stage)
+    loggers = [_metrics_callback(Path(metrics_path), stage, variant), *report_callbacks]
+    guard = StopOnNonFinite(stage, variant)
+    t0 = time.time()
+    tr, combined = _trainer(model, processor, items, trainer, reward, out_dir, seed=seed, cell_px=cell_px, guard=guard,
+                            loggers=loggers, report_to=report_args, run_name=f"{variant}/{stage}")
+    from seethink.models import fastgen
+
+    if trainer.kind == "grpo" and not trainer.use_vllm and fastgen.wanted(trainer.fast_generation, tr.model):
+        why = fastgen.install(tr.model)
+        if why is not None:
+            log(f"[{variant}/{stage}] rollouts through transformers' generate (lean decoding does not cover {why})")
+    result = _train(tr, guard, resume_from, combined, trackers)
+    faults = combined.faults if combined is not None else None
+    if faults is not None and faults.summary():
+        log(f"[{variant}/{stage}] " + faults.summary().replace("\n", f"\n[{variant}/{stage}] "))
+    _save_stage(tr, processor, out_dir, model_path, trainer, trust_remote_code=trust_remote_code, dtype=dtype)
+    if dist.is_main_process() and not resume:
+        shutil.rmtree(out_dir / "trainer", ignore_errors=True)
+    return {"seconds": time.time() - t0, "world_size": int(tr.accelerator.num_processes), "lora_r": trainer.lora_r,
+            "train_loss": logged_train_loss(tr.state, result.training_loss), "items": len(items),
+            "steps": int(result.global_step), **(faults.totals() if faults is not None else {})}
+
+
+def _stage_model(model_path: str | Path, resume_from: Path | None, trainer: TrainerSpec, *,
+                 trust_remote_code: bool, dtype: str) -> tuple[Any, Any]:
+    """(model, processor) ready to train: the resumed checkpoint's weights, vision tower frozen or
+    not, text-only micro-batches of a mixed batch running as text."""
+    from seethink.models.load import load_model
+
     model, processor = load_model(model_path, trust_remote_code=trust_remote_code, dtype=dtype)
     if resume_from is not None:
         restore_weights(model, resume_from, trust_remote_code=trust_remote_code)
     set_vision_frozen(model, trainer.freeze_vision)
     drop_empty_image_inputs(model)
-    items = drop_long_prompts(items, processor, trainer.max_prompt_length, log=log, stage=stage)
-    callback = _metrics_callback(Path(metrics_path), stage, variant)
-    guard = StopOnNonFinite(stage, variant)
-    combined: Reward | None = None
-    t0 = time.time()
-    if trainer.kind == "grpo":
-        from trl import GRPOTrainer
+    return model, processor
 
-        funcs, weights, combined = reward_functions(reward)
-        # An honest loss in the logs: the default filter hides NaN steps from StopOnNonFinite.
-        args = grpo_config(trainer, out_dir, seed, reward_weights=weights, logging_nan_inf_filter=False,
-                           **report_kwargs)
-        tr = GRPOTrainer(
-            model=model, reward_funcs=funcs, args=args, train_dataset=grpo_dataset(items, cell_px=cell_px),
-            processing_class=processor, peft_config=lora_config(trainer),
-            callbacks=[guard, RewardFaultsToLogs(combined.faults), callback, *report_callbacks, ResumeExactly()],
-        )
-    else:
-        tr = _sft_trainer(model, processor, items, trainer, out_dir, seed, cell_px,
-                          [guard, callback, *report_callbacks, ResumeExactly()], **report_kwargs)
-    if trainer.kind == "grpo" and trainer.fast_generation and not trainer.use_vllm:
-        from seethink.models import fastgen
 
-        why = fastgen.install(tr.model)
-        if why is not None:
-            log(f"[{variant}/{stage}] rollouts through transformers' generate (lean decoding does not cover {why})")
+def _trainer(model: Any, processor: Any, items: list[dict], trainer: TrainerSpec, reward: RewardSpec, out_dir: Path,
+             *, seed: int, cell_px: int, guard: Any, loggers: list[Any], **report: Any) -> tuple[Any, Reward | None]:
+    """The TRL trainer of the stage's kind and, for GRPO, the combined reward (its faults; closed
+    after training). `loggers`: the metrics file's callback and the trackers' callbacks."""
+    from seethink.training.callbacks import RewardFaultsToLogs
+    from seethink.training.datasets import grpo_dataset
+
+    if trainer.kind != "grpo":
+        return _sft_trainer(model, processor, items, trainer, out_dir, seed, cell_px,
+                            [guard, *loggers, ResumeExactly()], **report), None
+    from trl import GRPOTrainer
+
+    funcs, weights, combined = reward_functions(reward)
+    # An honest loss in the logs: the default filter hides NaN steps from StopOnNonFinite.
+    args = grpo_config(trainer, out_dir, seed, reward_weights=weights, logging_nan_inf_filter=False, **report)
+    tr = GRPOTrainer(
+        model=model, reward_funcs=funcs, args=args, train_dataset=grpo_dataset(items, cell_px=cell_px),
+        processing_class=processor, peft_config=lora_config(trainer),
+        callbacks=[guard, RewardFaultsToLogs(combined.faults), *loggers, ResumeExactly()],
+    )
+    return tr, combined
+
+
+def _train(tr: Any, guard: Any, resume_from: Path | None, combined: Reward | None, trackers: list[str]) -> Any:
+    """TRL's training result; the reward's workers and a W&B run are closed however it ends."""
+    from seethink.training.callbacks import train_checked
+
     try:
-        result = train_checked(tr, guard, resume_from_checkpoint=str(resume_from) if resume_from else None)
+        return train_checked(tr, guard, resume_from_checkpoint=str(resume_from) if resume_from else None)
     finally:
         if combined is not None:
             combined.close()
         if "wandb" in trackers:
             _finish_wandb_run()
-    faults = combined.faults if combined is not None else None
-    if faults is not None and faults.summary():
-        log(f"[{variant}/{stage}] " + faults.summary().replace("\n", f"\n[{variant}/{stage}] "))
+
+
+def _save_stage(tr: Any, processor: Any, out_dir: Path, model_path: str | Path, trainer: TrainerSpec, *,
+                trust_remote_code: bool, dtype: str) -> None:
+    """The trained model into `out_dir/checkpoint`, written whole or not at all (no pickles)."""
     ckpt = out_dir / "checkpoint"
     with disk_errors(ckpt), atomic_dir(ckpt, writer=dist.is_main_process()) as tmp:
         save_checkpoint(tr, processor, tmp, base_path=model_path, lora=trainer.lora_r > 0, dtype=dtype,
                         trust_remote_code=trust_remote_code)
         if dist.is_main_process():
             strip_pickles(tmp)
-    if dist.is_main_process() and not resume:
-        shutil.rmtree(out_dir / "trainer", ignore_errors=True)
-    return {"seconds": time.time() - t0, "world_size": int(tr.accelerator.num_processes), "lora_r": trainer.lora_r,
-            "train_loss": logged_train_loss(tr.state, result.training_loss), "items": len(items),
-            "steps": int(result.global_step), **(faults.totals() if faults is not None else {})}
 
 
 def _resume_point(out_dir: Path, resume: bool, metrics_path: str | Path, variant: str, stage: str,

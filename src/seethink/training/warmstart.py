@@ -377,10 +377,30 @@ def build_warm_base(recipe: Recipe, out_dir: Path, log: Any = print) -> dict:
     checkpoints in `sft/`; with a second phase, `phase1/` + `phase1.json` (the model after
     phase 1) and phase 2's checkpoints in `sft2/`; then `final/` (written via a temp folder).
     """
+    t0 = time.time()
+    vstats = _vision_unit(recipe, out_dir, t0, log)
+    items = sft_items(recipe)
+    t1 = time.time()
+    model, processor, stats = _sft_units(recipe, out_dir, items, log)
+    with atomic_dir(out_dir / "final") as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        processor.save_pretrained(tmp)
+    import torch
+
+    # The weights depend on the torch thread count (floating-point reduction order), so a
+    # base is only bit-for-bit reproducible with the same count; recorded for that reason.
+    stats.update({**vstats, "sft_seconds": time.time() - t1, "sft_items": len(items),
+                  "torch_threads": torch.get_num_threads()})
+    log(f"[warm start] done in {time.time() - t0:.0f}s (SFT loss {stats['sft_loss']:.3f})")
+    return stats
+
+
+def _vision_unit(recipe: Recipe, out_dir: Path, t0: float, log: Any) -> dict:
+    """The built, vision-pretrained model in `out_dir/vision` (unless done); `vision.json`'s stats.
+    A new vision model drops the SFT units built on another one."""
     from seethink.models.build_toy import build_toy
     from seethink.models.load import load_model
 
-    t0 = time.time()
     vision, vision_done = out_dir / "vision", out_dir / "vision.json"
     if not vision_done.is_file():
         for stale in ("sft", "sft2", "phase1"):  # SFT units of another vision model
@@ -397,14 +417,19 @@ def build_warm_base(recipe: Recipe, out_dir: Path, log: Any = print) -> dict:
         write_json(vision_done, {"cell_accuracy": cell_acc, "vision_seconds": time.time() - t0})
     else:
         log(f"[warm start] resuming the build in {out_dir} (vision pretraining done)")
-    vstats = json.loads(vision_done.read_text())
+    return json.loads(vision_done.read_text())
+
+
+def _sft_units(recipe: Recipe, out_dir: Path, items: list[dict], log: Any) -> tuple[Any, Any, dict]:
+    """SFT of `out_dir/vision` on the worked solutions, in one phase or two (phase 1 saved as
+    `phase1/` + `phase1.json`): (model, processor, stats)."""
+    from seethink.models.load import load_model
+
     ws = recipe.warmstart
-    items = sft_items(recipe)
-    t1 = time.time()
     phase1, phase1_done = out_dir / "phase1", out_dir / "phase1.json"
     if not phase1_done.is_file():
         shutil.rmtree(out_dir / "sft2", ignore_errors=True)  # phase-2 checkpoints of another phase 1
-        model, processor = load_model(vision)
+        model, processor = load_model(out_dir / "vision")
         log(f"[warm start] SFT on {len(items)} worked solutions, {ws.sft_steps} steps")
         stats = run_sft(model, processor, items, recipe, out_dir / "sft", steps=ws.sft_steps, lr=ws.sft_lr, log=log)
         if ws.sft2_steps:
@@ -420,14 +445,4 @@ def build_warm_base(recipe: Recipe, out_dir: Path, log: Any = print) -> dict:
         stats = run_sft(model, processor, items, recipe, out_dir / "sft2", steps=ws.sft2_steps, lr=ws.sft2_lr,
                         log=log)
         stats["sft_phase1_loss"] = json.loads(phase1_done.read_text())["sft_loss"]
-    with atomic_dir(out_dir / "final") as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        processor.save_pretrained(tmp)
-    import torch
-
-    # The weights depend on the torch thread count (floating-point reduction order), so a
-    # base is only bit-for-bit reproducible with the same count; recorded for that reason.
-    stats.update({**vstats, "sft_seconds": time.time() - t1, "sft_items": len(items),
-                  "torch_threads": torch.get_num_threads()})
-    log(f"[warm start] done in {time.time() - t0:.0f}s (SFT loss {stats['sft_loss']:.3f})")
-    return stats
+    return model, processor, stats

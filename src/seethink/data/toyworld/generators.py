@@ -138,59 +138,103 @@ def _solution(think: str, answer: object) -> str:
 # ---------------------------------------------------------------- perception
 
 
+# Each perception family: (rng, scene, by_colour, shapes, sizes) -> (question, options, answer letter,
+# worked reasoning), or None when the scene cannot carry the question.
+_Asked = tuple[str, list[str], str, str]
+_Ask = Callable[[random.Random, Scene, bool, tuple[str, ...], tuple[str, ...]], _Asked | None]
+
+
+def _count_group(scene: Scene, group: dict, by_colour: bool) -> _Asked | None:
+    n, what = scene.count(**group), _group_name(group)
+    if not 0 <= n <= 4:
+        return None
+    q, opts, ans = _mc(f"How many {what} are there?", COUNT_OPTIONS, str(n))
+    return q, opts, ans, f"{what}: {enumerate_matches(scene, **group, by_colour=by_colour)}. That is {n}, {ans}."
+
+
+def _count_color(rng: random.Random, scene: Scene, by_colour: bool, shapes: tuple[str, ...],
+                 sizes: tuple[str, ...]) -> _Asked | None:
+    return _count_group(scene, {"color": rng.choice(COLORS)}, by_colour)
+
+
+def _count_shape(rng: random.Random, scene: Scene, by_colour: bool, shapes: tuple[str, ...],
+                 sizes: tuple[str, ...]) -> _Asked | None:
+    return _count_group(scene, {"shape": rng.choice(shapes)}, by_colour)
+
+
+def _color_of(rng: random.Random, scene: Scene, by_colour: bool, shapes: tuple[str, ...],
+              sizes: tuple[str, ...]) -> _Asked | None:
+    # Content-addressed ("the circle"), not position-addressed ("row 2, column 3"):
+    # the tiny model never learned to map row/column words to image-token positions.
+    s = rng.choice(shapes)
+    if scene.count(shape=s) != 1:
+        return None
+    o = next(o for o in scene.objects if o.shape == s)
+    q, opts, ans = _mc(f"What colour is the {s}?", list(COLORS), o.color)
+    return q, opts, ans, f"The {s} is {o.color}. {o.color} is {ans}."
+
+
+def _shape_of(rng: random.Random, scene: Scene, by_colour: bool, shapes: tuple[str, ...],
+              sizes: tuple[str, ...]) -> _Asked | None:
+    c = rng.choice(COLORS)
+    if scene.count(color=c) != 1:
+        return None
+    o = next(o for o in scene.objects if o.color == c)
+    q, opts, ans = _mc(f"What shape is the {c} one?", list(shapes), o.shape)
+    return q, opts, ans, f"The {c} one is a {o.shape}. {o.shape} is {ans}."
+
+
+def _exists(rng: random.Random, scene: Scene, by_colour: bool, shapes: tuple[str, ...],
+            sizes: tuple[str, ...]) -> _Asked | None:
+    # Ask about a present object half the time, so "no" is not the majority answer.
+    if rng.random() < 0.5:
+        o = rng.choice(scene.objects)
+        c, s = o.color, o.shape
+    else:
+        c, s = rng.choice(COLORS), rng.choice(shapes)
+    present = scene.count(color=c, shape=s) > 0
+    q, opts, ans = _mc(f"Is there a {c} {s}?", YES_NO, "yes" if present else "no")
+    listed = enumerate_matches(scene, color=c, shape=s, by_colour=by_colour)
+    return q, opts, ans, f"{c} {s}: {listed}. So {opts[LETTERS.index(ans)]}, {ans}."
+
+
+def _size_of(rng: random.Random, scene: Scene, by_colour: bool, shapes: tuple[str, ...],
+             sizes: tuple[str, ...]) -> _Asked | None:
+    # Of an object named by colour and shape, so only unique ones can be asked about.
+    uniq = [o for o in scene.objects if scene.unique(o.color, o.shape) is o]
+    if not uniq:
+        return None
+    o = rng.choice(uniq)
+    q, opts, ans = _mc(f"What size is the {o.name}?", list(sizes), o.size)
+    return q, opts, ans, f"The {o.name} is {o.size}. {o.size} is {ans}."
+
+
+def _relative(rng: random.Random, scene: Scene, by_colour: bool, shapes: tuple[str, ...],
+              sizes: tuple[str, ...]) -> _Asked | None:
+    uniq = [o for o in scene.objects if scene.unique(o.color, o.shape) is o]
+    if len(uniq) < 2:
+        return None
+    a, b = rng.sample(uniq, 2)
+    if a.col == b.col:
+        return None
+    left = a.col < b.col
+    q, opts, ans = _mc(f"Is the {a.name} left of the {b.name}?", YES_NO, "yes" if left else "no")
+    return q, opts, ans, f"The {a.name} is in column {a.col + 1}, the {b.name} in column {b.col + 1}. So {ans}."
+
+
+_PERCEPTION_ASK: dict[str, _Ask] = {
+    "count_color": _count_color, "count_shape": _count_shape, "color_of": _color_of, "shape_of": _shape_of,
+    "exists": _exists, SIZE_FAMILY: _size_of,
+}
+
+
 def _perception(rng: random.Random, scene: Scene, family: str, by_colour: bool = False,
                 shapes: tuple[str, ...] = SHAPES, sizes: tuple[str, ...] = ()) -> dict | None:
-    if family in ("count_color", "count_shape"):
-        group = {"color": rng.choice(COLORS)} if family == "count_color" else {"shape": rng.choice(shapes)}
-        n, what = scene.count(**group), _group_name(group)
-        if not 0 <= n <= 4:
-            return None
-        q, opts, ans = _mc(f"How many {what} are there?", COUNT_OPTIONS, str(n))
-        think = f"{what}: {enumerate_matches(scene, **group, by_colour=by_colour)}. That is {n}, {ans}."
-    elif family == "color_of":
-        # Content-addressed ("the circle"), not position-addressed ("row 2, column 3"):
-        # the tiny model never learned to map row/column words to image-token positions.
-        s = rng.choice(shapes)
-        if scene.count(shape=s) != 1:
-            return None
-        o = next(o for o in scene.objects if o.shape == s)
-        q, opts, ans = _mc(f"What colour is the {s}?", list(COLORS), o.color)
-        think = f"The {s} is {o.color}. {o.color} is {ans}."
-    elif family == "shape_of":
-        c = rng.choice(COLORS)
-        if scene.count(color=c) != 1:
-            return None
-        o = next(o for o in scene.objects if o.color == c)
-        q, opts, ans = _mc(f"What shape is the {c} one?", list(shapes), o.shape)
-        think = f"The {c} one is a {o.shape}. {o.shape} is {ans}."
-    elif family == "exists":
-        # Ask about a present object half the time, so "no" is not the majority answer.
-        if rng.random() < 0.5:
-            o = rng.choice(scene.objects)
-            c, s = o.color, o.shape
-        else:
-            c, s = rng.choice(COLORS), rng.choice(shapes)
-        present = scene.count(color=c, shape=s) > 0
-        q, opts, ans = _mc(f"Is there a {c} {s}?", YES_NO, "yes" if present else "no")
-        think = f"{c} {s}: {enumerate_matches(scene, color=c, shape=s, by_colour=by_colour)}. So {opts[LETTERS.index(ans)]}, {ans}."
-    elif family == SIZE_FAMILY:
-        # Of an object named by colour and shape, so only unique ones can be asked about.
-        uniq = [o for o in scene.objects if scene.unique(o.color, o.shape) is o]
-        if not uniq:
-            return None
-        o = rng.choice(uniq)
-        q, opts, ans = _mc(f"What size is the {o.name}?", list(sizes), o.size)
-        think = f"The {o.name} is {o.size}. {o.size} is {ans}."
-    else:  # relative position
-        uniq = [o for o in scene.objects if scene.unique(o.color, o.shape) is o]
-        if len(uniq) < 2:
-            return None
-        a, b = rng.sample(uniq, 2)
-        if a.col == b.col:
-            return None
-        left = a.col < b.col
-        q, opts, ans = _mc(f"Is the {a.name} left of the {b.name}?", YES_NO, "yes" if left else "no")
-        think = f"The {a.name} is in column {a.col + 1}, the {b.name} in column {b.col + 1}. So {ans}."
+    ask = _PERCEPTION_ASK.get(family, _relative)  # any other family: relative position
+    asked = ask(rng, scene, by_colour, shapes, sizes)
+    if asked is None:
+        return None
+    q, opts, ans, think = asked
     return {
         "question": q,
         "options": opts,
@@ -302,6 +346,71 @@ def resolve_world(world: ToyWorldSpec | None = None, **loose: Any) -> ToyWorldSp
     return ToyWorldSpec(**{"inventory": False, **given})
 
 
+def _family_and_letter(rng: random.Random, world: ToyWorldSpec, split: str, k: int) -> tuple[str, str]:
+    """The perception family of the next item and the letter its answer must have; `k` items are drawn.
+
+    Drawn before the scene: every option of a family is equally often right, so no constant
+    answer beats chance. (With skewed letters GRPO drifted to answering "A" everywhere, which
+    paid better than looking.) Held-out items go further and take family and letter in turn
+    (stratified), so a test set of any size has the families in equal shares and each family's
+    letters equally often right: its majority-answer baseline is then chance itself, not chance
+    plus the luck of a small sample (200 random draws put one letter at 36% where chance is 33%).
+    """
+    families = PERCEPTION_FAMILIES + ((SIZE_FAMILY,) if world.sizes else ())
+    n_options = {**_N_OPTIONS, "shape_of": len(world.shapes), SIZE_FAMILY: len(world.sizes)}
+    if split == "test":
+        family = families[k % len(families)]
+        return family, LETTERS[(k // len(families)) % n_options[family]]
+    family = rng.choice(families)
+    return family, LETTERS[rng.randrange(n_options[family])]
+
+
+def _draw(rng: random.Random, world: ToyWorldSpec, capability: str, split: str,
+          k: int) -> tuple[dict | None, Scene | None]:
+    """One candidate item body and its scene (None for text items); (None, None) when no scene fit.
+
+    Image items choose the question family first and redraw scenes until one fits, so every
+    family is equally common however often its scenes are rejected.
+    """
+    if capability == "text":
+        return _text(rng, world.text_steps_min, world.text_steps_max, world.text_max_operand), None
+    family, target = _family_and_letter(rng, world, split, k) if capability == "perception" else ("", "")
+    shapes, sizes = tuple(world.shapes), tuple(world.sizes)
+    for _ in range(2000):
+        scene = sample_scene(rng, world.grid, world.min_shapes, world.max_shapes, shapes, sizes)
+        body = (_perception(rng, scene, family, world.inventory, shapes, sizes) if family
+                else _visual(rng, scene, world.inventory, shapes))
+        if body is not None and (not target or body["answer"] == target):
+            return body, scene
+    return None, None
+
+
+def _item(body: dict, scene: Scene | None, key: str, world: ToyWorldSpec, task: str, capability: str) -> dict:
+    """The item row of a drawn body, its scene dressed with rendering details from its content key."""
+    if scene is not None:  # rendering details, from the item's content (default world: none)
+        scene = dress_scene(scene, world, random.Random(f"render:{key}"))
+    if world.inventory and scene is not None:
+        body["solution"] = body["solution"].replace("<think> ", f"<think> {scene_inventory(scene)} ", 1)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    family = body.pop("family")
+    facts = {"family": family}
+    if scene is not None:
+        facts.update(scene.to_facts())
+    return {
+        "id": f"{task}-{digest}",
+        "task": task,
+        "capability": capability,
+        "question": body["question"],
+        "options": body["options"],
+        "answer": body["answer"],
+        "images": [],
+        "caption": scene.caption() if scene else "",
+        "facts": facts,
+        "subquestions": body["subquestions"],
+        "solution": body["solution"],
+    }
+
+
 def generate_items(
     capability: str,
     n: int,
@@ -330,9 +439,6 @@ def generate_items(
     world = resolve_world(world, grid=grid, min_shapes=min_shapes, max_shapes=max_shapes,
                           text_steps_min=text_steps_min, text_steps_max=text_steps_max,
                           text_max_operand=text_max_operand, inventory=inventory)
-    shapes, sizes, inventory = tuple(world.shapes), tuple(world.sizes), world.inventory
-    families = PERCEPTION_FAMILIES + ((SIZE_FAMILY,) if sizes else ())
-    n_options = {**_N_OPTIONS, "shape_of": len(shapes), SIZE_FAMILY: len(sizes)}
     if capability not in CAPABILITIES:
         raise ValueError(f"unknown capability {capability!r}; choose from {CAPABILITIES}")
     if split not in ("train", "test"):
@@ -341,77 +447,19 @@ def generate_items(
     task = task or f"toy_{capability}"
     out: list[dict] = []
     seen: set[str] = set()
-    make: Callable[[], tuple[dict | None, Scene | None]]
-    if capability == "text":
-
-        def make():
-            return _text(rng, world.text_steps_min, world.text_steps_max, world.text_max_operand), None
-    else:
-
-        def make():
-            # Choose the question family first and redraw scenes until one fits, so every
-            # family is equally common however often its scenes are rejected.
-            # Perception also draws the answer letter first: every option of a family is
-            # equally often right, so no constant answer beats chance. (With skewed letters
-            # GRPO drifted to answering "A" everywhere, which paid better than looking.)
-            # Held-out items go further and take family and letter in turn (stratified), so a
-            # test set of any size has the families in equal shares and each family's letters
-            # equally often right: its majority-answer baseline is then chance itself, not
-            # chance plus the luck of a small sample (200 random draws put one letter at 36%
-            # where chance is 33%).
-            if capability != "perception":
-                family, target = "", ""
-            elif split == "test":
-                k = len(out)
-                family = families[k % len(families)]
-                target = LETTERS[(k // len(families)) % n_options[family]]
-            else:
-                family = rng.choice(families)
-                target = LETTERS[rng.randrange(n_options[family])]
-            for _ in range(2000):
-                scene = sample_scene(rng, world.grid, world.min_shapes, world.max_shapes, shapes, sizes)
-                body = (_perception(rng, scene, family, inventory, shapes, sizes) if family
-                        else _visual(rng, scene, inventory, shapes))
-                if body is not None and (not target or body["answer"] == target):
-                    return body, scene
-            return None, None
-
     attempts = 0
     while len(out) < n:
         attempts += 1
         if attempts > 200 * n + 10_000:
             raise RuntimeError(f"could only draw {len(out)} distinct {capability} items of {n}")
-        body, scene = make()
+        body, scene = _draw(rng, world, capability, split, len(out))
         if body is None:
             continue
         key = body["question"] + "|" + (scene.key() if scene else "")
         if key in seen or split_of(key) != split:
             continue
         seen.add(key)
-        if scene is not None:  # rendering details, from the item's content (default world: none)
-            scene = dress_scene(scene, world, random.Random(f"render:{key}"))
-        if inventory and scene is not None:
-            body["solution"] = body["solution"].replace("<think> ", f"<think> {scene_inventory(scene)} ", 1)
-        digest = hashlib.sha1(key.encode()).hexdigest()[:10]
-        family = body.pop("family")
-        facts = {"family": family}
-        if scene is not None:
-            facts.update(scene.to_facts())
-        out.append(
-            {
-                "id": f"{task}-{digest}",
-                "task": task,
-                "capability": capability,
-                "question": body["question"],
-                "options": body["options"],
-                "answer": body["answer"],
-                "images": [],
-                "caption": scene.caption() if scene else "",
-                "facts": facts,
-                "subquestions": body["subquestions"],
-                "solution": body["solution"],
-            }
-        )
+        out.append(_item(body, scene, key, world, task, capability))
     return out
 
 

@@ -17,31 +17,23 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, replace
-from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw
+
+# The world's vocabulary (shapes, sizes, palette) is what the recipe's `toy.*` may choose from.
+from seethink.config.schema import ALL_SHAPES, RGB, SIZE_SCALE, min_palette_distance
 
 if TYPE_CHECKING:  # the world's settings; imported lazily at run time
     from seethink.config import ToyWorldSpec
 
 COLORS = ("red", "green", "blue", "yellow")
 SHAPES = ("circle", "square", "triangle")  # the default world's shapes
-RGB = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "yellow": (235, 200, 30)}
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
 
-# Every shape the renderer can draw (`toy.shapes` picks from these). Plurals are name + "s".
-# Shapes new to the default three are regular outlines in the circle that fits the cell's box,
-# pointing up; the diamond is a narrow rhombus (half as wide as tall, give or take), so that it is
-# never a rotated square.
-ALL_SHAPES = ("circle", "square", "triangle", "diamond", "pentagon", "hexagon", "star")
-# `toy.sizes`: an object's size names the fraction of the world's object size it is drawn at.
-SIZE_SCALE = {"small": 0.5, "medium": 0.75, "large": 1.0}
 # Distractors (`toy.distractors`) are thin grey outlines: no palette colour is grey, and objects
 # are always filled, so they are never shapes a question counts.
 DISTRACTOR_RGB = (150, 150, 150)
-# The smallest box an object may be drawn in (pixels across); below it shapes blur together.
-MIN_OBJECT_PX = 8
 
 
 @dataclass(frozen=True)
@@ -227,10 +219,6 @@ def shade_palette(distance: float) -> tuple[tuple[str, tuple[int, int, int]], ..
         return min(255, max(0, round(mean[i] + k * (RGB[c][i] - mean[i]))))
 
     return tuple((c, (channel(c, 0), channel(c, 1), channel(c, 2))) for c in COLORS)
-
-
-def min_palette_distance(palette: dict[str, tuple[int, int, int]]) -> float:
-    return min(math.dist(a, b) for a, b in combinations(palette.values(), 2))
 
 
 def dress_scene(scene: Scene, world: ToyWorldSpec, rng: random.Random) -> Scene:

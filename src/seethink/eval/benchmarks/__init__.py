@@ -39,17 +39,13 @@ from ._common import Benchmark, find_data_dir
 from ._formats import save_images
 
 BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
-# name -> module, for the optional per-benchmark hooks (write_results, RESULTS_FILE, select_items).
-MODULES = {
-    m.BENCHMARK.name: m
-    for m in (mathvision, mathvista, wemath, mathverse, realworldqa, mmstar, pope, aokvqa, hallusionbench,
-              cvbench, vlmeval_tsv)
-}
-for _name, _mod in MODULES.items():
-    BENCHMARKS.add(_name, _mod.BENCHMARK)
+for _mod in (mathvision, mathvista, wemath, mathverse, realworldqa, mmstar, pope, aokvqa, hallusionbench,
+             cvbench, vlmeval_tsv):
+    BENCHMARKS.add(_mod.BENCHMARK.name, _mod.BENCHMARK)
 
 
-def _get(name: str) -> Benchmark:
+def get_benchmark(name: str) -> Benchmark:
+    """The registered Benchmark record (or a `file.py:NAME` one), else UserError."""
     bench = BENCHMARKS.get(name)
     if not isinstance(bench, Benchmark):
         raise UserError(f"benchmark {name!r} does not name a seethink Benchmark")
@@ -62,7 +58,7 @@ def load(name: str, data_dir: str | Path, split: str | None = None) -> list[dict
     embedded in parquet / save_to_disk / TSV releases come as encoded bytes in `image_bytes`;
     `save_images(items, folder)` writes them out and fills `images`. `data_dir` may also be a
     single `.parquet` or `.tsv` file."""
-    bench = _get(name)
+    bench = get_benchmark(name)
     root = find_data_dir(Path(data_dir), data_dir, bench.markers, bench.name)
     if root is None:  # not reached: a folder that is given is found or refused
         raise UserError(f"{bench.name}: data folder not found: {data_dir}")
@@ -72,7 +68,7 @@ def load(name: str, data_dir: str | Path, split: str | None = None) -> list[dict
 def rules(name: str) -> tuple[str, ...]:
     """The answer-reading rules a benchmark offers; the first is its default (the official or
     pinned field-standard evaluator's, see docs/benchmarks.md)."""
-    return _get(name).rules
+    return get_benchmark(name).rules
 
 
 def _rule(bench: Benchmark, rule: str | None) -> str:
@@ -92,7 +88,7 @@ def _run(bench: Benchmark, fn: str, results_path: str | Path, data_dir: str | Pa
     if not path.is_file():
         raise UserError(f"{bench.name}: results file not found: {path}")
     root = find_data_dir(path, data_dir, bench.markers, bench.name, optional=bench.data_optional)
-    call = getattr(bench, fn)
+    call = bench.judge if fn == "judge" else bench.score
     out = call(path, root, rule=chosen) if len(bench.rules) > 1 else call(path, root)
     return path, chosen, out
 
@@ -102,7 +98,7 @@ def judge_file(
 ) -> list[dict]:
     """Per-row verdicts (`id`, the extracted/normalised answer, `correct`, ...) in file order.
     `rule` picks one of `rules(name)` (default: the first, the official reading)."""
-    return _run(_get(name), "judge", results_path, data_dir, rule)[2]
+    return _run(get_benchmark(name), "judge", results_path, data_dir, rule)[2]
 
 
 def score_file(
@@ -111,11 +107,11 @@ def score_file(
     """Re-score an official-format results file; `data_dir` defaults to the folder holding the
     benchmark's annotation file next to the results file (or one level up). `rule` picks one of
     `rules(name)` (default: the first, the official reading); the metrics name it in `rule`."""
-    bench = _get(name)
+    bench = get_benchmark(name)
     path, chosen, metrics = _run(bench, "score", results_path, data_dir, rule)
     metrics["rule"] = chosen
     metrics["results_file"] = str(path)
     return metrics
 
 
-__all__ = ["BENCHMARKS", "Benchmark", "judge_file", "load", "rules", "save_images", "score_file"]
+__all__ = ["BENCHMARKS", "Benchmark", "get_benchmark", "judge_file", "load", "rules", "save_images", "score_file"]

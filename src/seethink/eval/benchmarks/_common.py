@@ -11,33 +11,61 @@ from pathlib import Path
 from typing import Any
 
 from seethink.errors import UserError
+from seethink.utils import write_jsonl
+
+
+def write_response_rows(items: list[dict], responses: list[str], path: str | Path) -> Path:
+    """The results file most benchmarks read: JSONL rows `id`, `response`, one per item."""
+    write_jsonl(path, [{"id": it["id"], "response": r} for it, r in zip(items, responses, strict=True)])
+    return Path(path)
+
+
+def first_items(items: list[dict], limit: int) -> list[dict]:
+    return items[:limit]
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """What the registry holds for one benchmark.
+    """What the registry holds for one benchmark: everything a caller needs to load it, score
+    results files and write them.
 
     `load(data_dir, split)` gives items; `judge(results_path, data_dir)` gives one verdict per
-    results row (`id`, `prediction`, `correct`, ...); `score(results_path, data_dir)` gives the
-    aggregate metrics. `markers` are files that identify the benchmark's data folder, so the
-    folder can be found next to a results file when the caller does not name it.
+    results row (`id`, `prediction`, `correct`, ...); `aggregate(verdicts)` gives the metrics, and
+    `score(results_path, data_dir)` the two together (`scorer` replaces that pair where the
+    metrics need more of the data folder than the verdicts carry). `markers` are files that
+    identify the benchmark's data folder, so the folder can be found next to a results file when
+    the caller does not name it.
 
     `rules` names the ways of reading answers the benchmark offers; the first is the default and
     follows the official (or pinned field-standard) evaluator. When there is more than one,
     `judge` and `score` take a keyword `rule`. With `data_optional`, `data_dir` may be None when
     no data folder is found: the results rows must then carry every field scoring needs (as the
     official results files do).
+
+    `write_results(items, responses, path)` writes generated answers in the official results
+    format, to a file named `results_file`; `select_items(items, limit)` picks the first `limit`
+    items (a benchmark scored over groups of items rounds up to whole groups).
     """
 
     name: str
     load: Callable[[Path, str | None], list[dict]]
-    judge: Callable[[Path, Path], list[dict]]
-    score: Callable[[Path, Path], dict]
+    judge: Callable[..., list[dict]]
+    aggregate: Callable[..., dict]
     markers: tuple[str, ...]
     splits: tuple[str, ...] = field(default=())
     description: str = ""
     rules: tuple[str, ...] = ("official",)
     data_optional: bool = False
+    scorer: Callable[..., dict] | None = None
+    results_file: str = "results.jsonl"
+    write_results: Callable[[list[dict], list[str], str | Path], Path] = write_response_rows
+    select_items: Callable[[list[dict], int], list[dict]] = first_items
+
+    def score(self, results_path: Path, data_dir: Path | None, **rule: str) -> dict:
+        """The aggregate metrics of a results file (`rule=` for a benchmark with several rules)."""
+        if self.scorer is not None:
+            return self.scorer(results_path, data_dir, **rule)
+        return self.aggregate(self.judge(results_path, data_dir, **rule))
 
 
 def read_json(path: Path) -> Any:
@@ -65,6 +93,18 @@ def read_jsonl(path: Path) -> list[dict]:
         raise UserError(f"{path}: not UTF-8 text ({exc})") from exc
     except RecursionError:
         raise UserError(f"{path}: a JSON line is nested too deeply to read") from None
+
+
+def unique_items(entries: list[tuple[str, dict]], label: str = "id") -> list[dict]:
+    """The items of (where, item) pairs, once every item `id` is known to be unique; a repeat
+    raises UserError naming its file and row, the id, and where it first appeared."""
+    first: dict[str, str] = {}
+    for where, item in entries:
+        key = item["id"]
+        if key in first:
+            raise UserError(f"{where}: {label} {key!r} appears twice (first at {first[key]})")
+        first[key] = where
+    return [item for _, item in entries]
 
 
 def need(row: dict, key: str, where: str, types: type | tuple[type, ...] | None = None) -> Any:

@@ -2,8 +2,8 @@
 
 * HF releases: `.parquet` files (any depth under the data folder; `split-00000-of-00003.parquet`,
   `split.parquet` and `split/0000.parquet` names give the split) and `datasets` `save_to_disk`
-  folders (a `Dataset` or a `DatasetDict`). Both are read with the `datasets` library from local
-  paths only, never from the hub, into a private temporary cache.
+  folders (a `Dataset` or a `DatasetDict`), read from local paths only by
+  `seethink.data.hf_files` (shared with the training-data loader).
 * VLMEvalKit `.tsv` files.
 * Results files: JSONL (one row per item), a JSON list of rows, a JSON object id -> row, or the
   tables VLMEvalKit writes (`.xlsx`, its default, and `.tsv`), read as its `load` reads them with
@@ -23,7 +23,6 @@ import io
 import json
 import re
 import sys
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from seethink.data.hf_files import disk_rows, parquet_rows
 from seethink.errors import UserError
 
 from ._common import read_jsonl
@@ -130,45 +130,12 @@ def pick_split(
 
 
 def read_hf(sources: Iterable[Source], drop: tuple[str, ...] = ()) -> Rows:
-    """Rows of HF parquet files / save_to_disk folders as plain Python values: image cells stay
-    undecoded `{"bytes", "path"}` dicts. Columns in `drop` (images, when only scoring) are not read."""
-    import datasets
-    import pyarrow.parquet as pq
-
+    """Rows of HF parquet files / save_to_disk folders (`seethink.data.hf_files`): plain Python
+    values, image cells undecoded `{"bytes", "path"}` dicts. Columns in `drop` are not read."""
     rows: Rows = []
-    bars = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
-    try:
-        for src in sources:
-            try:
-                if src.kind == "parquet":
-                    cols = [c for c in pq.read_schema(src.path).names if c not in drop]
-                    with tempfile.TemporaryDirectory(prefix="seethink-hf-") as cache:
-                        ds = datasets.load_dataset(
-                            "parquet",
-                            data_files=[str(src.path)],
-                            split="train",
-                            columns=cols,
-                            keep_in_memory=True,
-                            cache_dir=cache,
-                        )
-                        table = ds.with_format("arrow")[:]
-                else:
-                    loaded = datasets.load_from_disk(str(src.path), keep_in_memory=True)
-                    if not isinstance(loaded, datasets.Dataset):
-                        raise UserError(f"{src.path}: a DatasetDict; name one of its split folders")
-                    keep = [c for c in loaded.column_names if c not in drop]
-                    table = loaded.select_columns(keep).with_format("arrow")[:]
-            except UserError:
-                raise
-            except Exception as exc:  # arrow/datasets errors on a damaged or foreign file
-                raise UserError(
-                    f"{src.path}: cannot read it with datasets ({type(exc).__name__}: {exc})"
-                ) from exc
-            rows.extend((f"{src.path}: row {i}", r) for i, r in enumerate(table.to_pylist(), 1))
-    finally:
-        if bars:
-            datasets.enable_progress_bars()
+    for src in sources:
+        read = parquet_rows(src.path, drop) if src.kind == "parquet" else disk_rows(src.path, drop=drop)
+        rows.extend((f"{src.path}: row {i}", r) for i, r in enumerate(read, 1))
     return rows
 
 
@@ -232,6 +199,22 @@ def _xlsx_table(path: Path) -> list[list[Any]]:
     """The first sheet of an `.xlsx` file as pandas' openpyxl reader hands it to its parser: rows
     of cell values ("" for an empty cell, int / float for numbers, NaN for error cells), trailing
     empty cells and rows trimmed, rows padded to the widest."""
+    sheet, shared = _xlsx_sheet(path)
+    data: list[list[Any]] = []
+    for row in sheet.iter(f"{_XL}row"):
+        r_attr = row.get("r")
+        number = int(r_attr) if r_attr and r_attr.isdigit() else len(data) + 1
+        while len(data) < number - 1:
+            data.append([])
+        data.append(_xl_row(row, shared, path))
+    while data and not data[-1]:
+        data.pop()
+    width = max((len(r) for r in data), default=0)
+    return [r + [""] * (width - len(r)) for r in data]
+
+
+def _xlsx_sheet(path: Path) -> tuple[ElementTree.Element, list[str]]:
+    """(first worksheet, shared strings) of an `.xlsx` file."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
@@ -240,60 +223,63 @@ def _xlsx_table(path: Path) -> list[list[Any]]:
                 root = ElementTree.fromstring(zf.read("xl/sharedStrings.xml"))
                 # openpyxl drops the `_x005F_` escape of a literal "_" in shared strings
                 shared = [_xl_text(si).replace("x005F_", "") for si in root.iter(f"{_XL}si")]
-            book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
-            first = book.find(f"{_XL}sheets/{_XL}sheet")
-            target = "worksheets/sheet1.xml"
-            if first is not None and "xl/_rels/workbook.xml.rels" in names:
-                rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-                for rel in rels.iter(_PKG_REL):
-                    if rel.get("Id") == first.get(_XL_REL):
-                        target = rel.get("Target") or target
-            sheet_name = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-            sheet = ElementTree.fromstring(zf.read(sheet_name))
+            sheet = ElementTree.fromstring(zf.read(_first_sheet_name(zf, names)))
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError, zlib.error, EOFError) as exc:
         raise UserError(f"{path}: not a readable .xlsx file ({exc})") from exc
-    data: list[list[Any]] = []
-    for row in sheet.iter(f"{_XL}row"):
-        r_attr = row.get("r")
-        number = int(r_attr) if r_attr and r_attr.isdigit() else len(data) + 1
-        while len(data) < number - 1:
-            data.append([])
-        cells: list[Any] = []
-        for c in row.iter(f"{_XL}c"):
-            ref = _CELL_REF.match(c.get("r") or "")
-            if ref:
-                col = 0
-                for ch in ref.group(1):
-                    col = col * 26 + ord(ch) - 64
-                while len(cells) < col - 1:
-                    cells.append("")
-            kind, v = c.get("t", "n"), c.findtext(f"{_XL}v")
-            try:
-                if kind == "inlineStr":
-                    node = c.find(f"{_XL}is")
-                    value: Any = _xl_text(node) if node is not None else ""
-                elif v is None:
-                    value = ""
-                elif kind == "s":
-                    value = shared[int(v)]
-                elif kind == "b":
-                    value = bool(int(v))
-                elif kind == "e":
-                    value = float("nan")
-                elif kind in ("str", "d"):
-                    value = v
-                else:
-                    value = _xl_number(v)
-            except (ValueError, IndexError) as exc:
-                raise UserError(f"{path}: cell {c.get('r')}: unreadable value {v!r} ({exc})") from exc
-            cells.append(value)
-        while cells and cells[-1] == "":
-            cells.pop()
-        data.append(cells)
-    while data and not data[-1]:
-        data.pop()
-    width = max((len(r) for r in data), default=0)
-    return [r + [""] * (width - len(r)) for r in data]
+    return sheet, shared
+
+
+def _first_sheet_name(zf: zipfile.ZipFile, names: set[str]) -> str:
+    """The archive member of the workbook's first sheet (through the workbook's relationships)."""
+    book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+    first = book.find(f"{_XL}sheets/{_XL}sheet")
+    target = "worksheets/sheet1.xml"
+    if first is not None and "xl/_rels/workbook.xml.rels" in names:
+        rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+        for rel in rels.iter(_PKG_REL):
+            if rel.get("Id") == first.get(_XL_REL):
+                target = rel.get("Target") or target
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+
+
+def _xl_row(row: ElementTree.Element, shared: list[str], path: Path) -> list[Any]:
+    """The values of one sheet row, each cell at its column (a gap is empty cells), trailing
+    empty cells trimmed."""
+    cells: list[Any] = []
+    for c in row.iter(f"{_XL}c"):
+        ref = _CELL_REF.match(c.get("r") or "")
+        if ref:
+            col = 0
+            for ch in ref.group(1):
+                col = col * 26 + ord(ch) - 64
+            while len(cells) < col - 1:
+                cells.append("")
+        cells.append(_xl_value(c, shared, path))
+    while cells and cells[-1] == "":
+        cells.pop()
+    return cells
+
+
+def _xl_value(c: ElementTree.Element, shared: list[str], path: Path) -> Any:
+    """One cell's value by its type (`t`): inline / shared string, bool, error (NaN), text, number."""
+    kind, v = c.get("t", "n"), c.findtext(f"{_XL}v")
+    try:
+        if kind == "inlineStr":
+            node = c.find(f"{_XL}is")
+            return _xl_text(node) if node is not None else ""
+        if v is None:
+            return ""
+        if kind == "s":
+            return shared[int(v)]
+        if kind == "b":
+            return bool(int(v))
+        if kind == "e":
+            return float("nan")
+        if kind in ("str", "d"):
+            return v
+        return _xl_number(v)
+    except (ValueError, IndexError) as exc:
+        raise UserError(f"{path}: cell {c.get('r')}: unreadable value {v!r} ({exc})") from exc
 
 
 def _frame_rows(frame: Any, path: Path) -> Rows:

@@ -133,10 +133,6 @@ def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
     return items
 
 
-def load(data_dir: Path, split: str | None = None) -> list[dict]:
-    return _load(Path(data_dir), split)
-
-
 RULES = ("official", "seethink")
 _TEXT_KEYS = ("prediction", "response")
 
@@ -232,18 +228,20 @@ def aggregate(verdicts: list[dict], items: list[dict]) -> dict:
     return out
 
 
-def score(results_path: Path, data_dir: Path, rule: str = RULES[0]) -> dict:
+def _score(results_path: Path, data_dir: Path, rule: str = RULES[0]) -> dict:
+    """The metrics over the whole split (an item without a results row counts as wrong)."""
     items = _load(Path(data_dir), None, images=False)
     return aggregate(judge(results_path, data_dir, items, rule), items)
 
 
 BENCHMARK = Benchmark(
     name="aokvqa",
-    load=load,
+    load=_load,
     judge=judge,
-    score=score,
+    aggregate=aggregate,
     markers=MARKERS,
     splits=SPLITS,
     description="A-OKVQA (val 1,145): official multiple-choice accuracy and direct-answer soft accuracy",
     rules=RULES,
+    scorer=_score,
 )

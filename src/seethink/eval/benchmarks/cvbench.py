@@ -41,7 +41,7 @@ from pathlib import Path
 from seethink.errors import UserError
 
 from ._choice import extract_letter
-from ._common import Benchmark, image_paths, need, percent, read_jsonl, tally
+from ._common import Benchmark, image_paths, need, percent, read_jsonl, tally, unique_items
 from ._formats import (
     HF_MARKERS,
     hf_splits,
@@ -95,32 +95,19 @@ def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
         raise UserError(f"cvbench: unknown split {split!r} (known: {', '.join(SPLITS)})")
     base = root if root.is_dir() else root.parent
     official = base / "test.jsonl"
-    if root.is_dir() and official.is_file():
-        items = [
-            _item(row, f"{official}: row {n}", base, images, hf=False)
-            for n, row in enumerate(read_jsonl(official), 1)
-        ]
+    hf = not (root.is_dir() and official.is_file())
+    if not hf:
+        rows = [(f"{official}: row {n}", row) for n, row in enumerate(read_jsonl(official), 1)]
     else:
         groups = hf_splits(root)
         if not groups:
             raise UserError(f"cvbench: {root} has neither test.jsonl nor HF parquet/save_to_disk data")
         sources = groups["test"] if "test" in groups else [s for srcs in groups.values() for s in srcs]
-        items = [
-            _item(row, where, base, images, hf=True)
-            for where, row in read_hf(sources, drop=() if images else ("image",))
-        ]
+        rows = read_hf(sources, drop=() if images else ("image",))
+    entries = [(where, _item(row, where, base, images, hf=hf)) for where, row in rows]
     if split in ("2D", "3D"):
-        items = [it for it in items if it["type"] == split]
-    seen: set[str] = set()
-    for it in items:
-        if it["id"] in seen:
-            raise UserError(f"cvbench: idx {it['id']!r} appears twice in {root}")
-        seen.add(it["id"])
-    return items
-
-
-def load(data_dir: Path, split: str | None = None) -> list[dict]:
-    return _load(Path(data_dir), split)
+        entries = [(where, it) for where, it in entries if it["type"] == split]
+    return unique_items(entries, "idx")
 
 
 def cambrian_extract(text: str, source: str) -> str:
@@ -220,15 +207,11 @@ def aggregate(verdicts: list[dict]) -> dict:
     }
 
 
-def score(results_path: Path, data_dir: Path, rule: str = RULES[0]) -> dict:
-    return aggregate(judge(results_path, data_dir, rule))
-
-
 BENCHMARK = Benchmark(
     name="cvbench",
-    load=load,
+    load=_load,
     judge=judge,
-    score=score,
+    aggregate=aggregate,
     markers=MARKERS,
     splits=SPLITS,
     description="CV-Bench: 2,638 items (2D ADE20K/COCO, 3D Omni3D); Cambrian's reading, README's combined score",

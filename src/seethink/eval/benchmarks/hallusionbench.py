@@ -57,7 +57,7 @@ from pathlib import Path
 from seethink.errors import UserError
 
 from . import _vlmevalkit as vk
-from ._common import Benchmark, image_paths, need, read_json, tally
+from ._common import Benchmark, image_paths, need, read_json, tally, unique_items
 from ._formats import (
     HF_MARKERS,
     hf_splits,
@@ -138,7 +138,7 @@ def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
         raise UserError(f"hallusionbench: unknown split {split!r} (known: {', '.join(SPLITS)})")
     base = root if root.is_dir() else root.parent
     official = base / "HallusionBench.json"
-    items = []
+    entries = []
     if root.is_dir() and official.is_file():
         raw = read_json(official)
         if not isinstance(raw, list):
@@ -150,7 +150,7 @@ def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
             has_image = str(row.get("visual_input", "1")) != "0"
             if split is not None and (split == "image") != has_image:
                 continue
-            items.append(_item(row, where, base, images, hf=False))
+            entries.append((where, _item(row, where, base, images, hf=False)))
     else:
         groups = hf_splits(root)
         if not groups:
@@ -165,17 +165,8 @@ def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
             )
         sources = [src for s in names for src in groups[s]]
         for where, row in read_hf(sources, drop=() if images else ("image",)):
-            items.append(_item(row, where, base, images, hf=True))
-    seen: set[str] = set()
-    for it in items:
-        if it["id"] in seen:
-            raise UserError(f"hallusionbench: question {it['id']!r} appears twice in {root}")
-        seen.add(it["id"])
-    return items
-
-
-def load(data_dir: Path, split: str | None = None) -> list[dict]:
-    return _load(Path(data_dir), split)
+            entries.append((where, _item(row, where, base, images, hf=True)))
+    return unique_items(entries, "question")
 
 
 def _result_key(row: dict, where: str) -> str:
@@ -349,15 +340,11 @@ def aggregate(verdicts: list[dict]) -> dict:
     }
 
 
-def score(results_path: Path, data_dir: Path, rule: str = RULES[0]) -> dict:
-    return aggregate(judge(results_path, data_dir, rule))
-
-
 BENCHMARK = Benchmark(
     name="hallusionbench",
-    load=load,
+    load=_load,
     judge=judge,
-    score=score,
+    aggregate=aggregate,
     markers=MARKERS,
     splits=SPLITS,
     description="HallusionBench: 1,129 yes/no questions; official aAcc/fAcc/qAcc, VLMEvalKit's yes/no reading",

@@ -54,7 +54,7 @@ from pathlib import Path
 from seethink.errors import UserError
 
 from ._choice import after_think, extract_letter, final_answer_span, parse_option_lines
-from ._common import Benchmark, image_paths, need, percent, read_json, tally
+from ._common import Benchmark, image_paths, need, percent, read_json, tally, unique_items
 from ._formats import (
     HF_MARKERS,
     hf_splits,
@@ -122,28 +122,20 @@ def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
         raw = read_json(official)
         if not isinstance(raw, list):
             raise UserError(f"{official}: expected a JSON list of items")
-        items = []
+        entries = []
         for n, row in enumerate(raw, 1):
+            where = f"{official}: row {n}"
             if not isinstance(row, dict):
-                raise UserError(f"{official}: row {n}: not a JSON object")
-            items.append(_item(row, f"{official}: row {n}", base, images, hf=False))
+                raise UserError(f"{where}: not a JSON object")
+            entries.append((where, _item(row, where, base, images, hf=False)))
     else:
         groups = hf_splits(root)
         if not groups:
             raise UserError(f"mathverse: {root} has neither {split}.json nor HF parquet/save_to_disk data")
         sources = pick_split(groups, split, "mathverse", root)
         drop = () if images else ("image",)
-        items = [_item(row, where, base, images, hf=True) for where, row in read_hf(sources, drop=drop)]
-    seen: set[str] = set()
-    for it in items:
-        if it["id"] in seen:
-            raise UserError(f"mathverse: sample_index {it['id']!r} appears twice in {root}")
-        seen.add(it["id"])
-    return items
-
-
-def load(data_dir: Path, split: str | None = None) -> list[dict]:
-    return _load(Path(data_dir), split)
+        entries = [(where, _item(row, where, base, images, hf=True)) for where, row in read_hf(sources, drop)]
+    return unique_items(entries, "sample_index")
 
 
 def _is_number(text: str) -> bool:
@@ -313,15 +305,11 @@ def aggregate(verdicts: list[dict]) -> dict:
     }
 
 
-def score(results_path: Path, data_dir: Path, rule: str = RULES[0]) -> dict:
-    return aggregate(judge(results_path, data_dir, rule))
-
-
 BENCHMARK = Benchmark(
     name="mathverse",
-    load=load,
+    load=_load,
     judge=judge,
-    score=score,
+    aggregate=aggregate,
     markers=MARKERS,
     splits=SPLITS,
     description="MathVerse testmini: 3,940 items in 5 versions; official quick match, rule-based stand-in for GPT-4",

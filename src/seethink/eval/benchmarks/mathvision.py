@@ -19,7 +19,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from seethink.errors import UserError
-from seethink.utils import write_jsonl
 
 from ._common import Benchmark, image_paths, need, percent, read_jsonl, tally
 from ._latex_value import rounded, value
@@ -241,7 +240,7 @@ def is_correct(item: dict, model_answer: str) -> bool:
 # ------------------------------------------------------------------ data
 
 
-def load(data_dir: Path, split: str | None = None) -> list[dict]:
+def _load(data_dir: Path, split: str | None = None) -> list[dict]:
     split = split or "testmini"
     if split not in SPLITS:
         raise UserError(f"mathvision: unknown split {split!r} (known: {', '.join(SPLITS)})")
@@ -269,7 +268,7 @@ def load(data_dir: Path, split: str | None = None) -> list[dict]:
 
 def _gold(data_dir: Path) -> dict[str, dict]:
     split = "test" if (data_dir / "test.jsonl").is_file() else "testmini"
-    return {it["id"]: it for it in load(data_dir, split)}
+    return {it["id"]: it for it in _load(data_dir, split)}
 
 
 def judge(results_path: Path, data_dir: Path) -> list[dict]:
@@ -329,24 +328,11 @@ def aggregate(verdicts: list[dict]) -> dict:
     }
 
 
-def score(results_path: Path, data_dir: Path) -> dict:
-    return aggregate(judge(results_path, data_dir))
-
-
-RESULTS_FILE = "results.jsonl"
-
-
-def write_results(items: list[dict], responses: list[str], path: str | Path) -> Path:
-    """The official results file (`outputs/NAME.jsonl`): one row per item, `id` and `response`."""
-    write_jsonl(path, [{"id": it["id"], "response": r} for it, r in zip(items, responses, strict=True)])
-    return Path(path)
-
-
 BENCHMARK = Benchmark(
     name="mathvision",
-    load=load,
+    load=_load,
     judge=judge,
-    score=score,
+    aggregate=aggregate,
     markers=MARKERS,
     splits=SPLITS,
     description="MATH-Vision (MATH-V): 3,040 competition problems, rule-based official scoring",

@@ -156,7 +156,7 @@ def _choice_from(text: str | None, choices: list[str]) -> str | None:
 # ------------------------------------------------------------------ data
 
 
-def load(data_dir: Path, split: str | None = None) -> list[dict]:
+def _load(data_dir: Path, split: str | None = None) -> list[dict]:
     split = split or "testmini"
     if split not in SPLITS:
         raise UserError(f"mathvista: unknown split {split!r} (known: {', '.join(SPLITS)})")
@@ -230,7 +230,7 @@ def _row_item(pid: str, row: dict, where: str) -> dict:
 def judge(results_path: Path, data_dir: Path | None) -> list[dict]:
     """One verdict per results row: id, extraction, prediction, correct, extracted_by. Without
     `data_dir` the gold fields come from the rows themselves (see the module docstring)."""
-    gold = {it["id"]: it for it in load(data_dir)} if data_dir is not None else None
+    gold = {it["id"]: it for it in _load(data_dir)} if data_dir is not None else None
     results = read_json(results_path)
     if not isinstance(results, dict):
         raise UserError(f"{results_path}: expected a JSON object pid -> row (the official output format)")
@@ -294,13 +294,6 @@ def aggregate(verdicts: list[dict]) -> dict:
     }
 
 
-def score(results_path: Path, data_dir: Path | None) -> dict:
-    return aggregate(judge(results_path, data_dir))
-
-
-RESULTS_FILE = "results.json"
-
-
 def write_results(items: list[dict], responses: list[str], path: str | Path) -> Path:
     """The official output format: a JSON object pid -> the testmini fields plus `response`.
     No `extraction` is written, so scoring extracts with the documented rules (`extract_answer`);
@@ -326,11 +319,13 @@ def write_results(items: list[dict], responses: list[str], path: str | Path) -> 
 
 BENCHMARK = Benchmark(
     name="mathvista",
-    load=load,
+    load=_load,
     judge=judge,
-    score=score,
+    aggregate=aggregate,
     markers=MARKERS,
     splits=SPLITS,
     description="MathVista testmini: 1,000 items, official calculate_score rules",
     data_optional=True,
+    results_file="results.json",
+    write_results=write_results,
 )

@@ -134,10 +134,6 @@ def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
     return items
 
 
-def load(data_dir: Path, split: str | None = None) -> list[dict]:
-    return _load(Path(data_dir), split)
-
-
 def _text(row: dict, where: str) -> str:
     for key in ("prediction", "response"):
         if key in row:
@@ -247,15 +243,11 @@ def aggregate(verdicts: list[dict]) -> dict:
     }
 
 
-def score(results_path: Path, data_dir: Path | None, rule: str = RULES[0]) -> dict:
-    return aggregate(judge(results_path, data_dir, rule))
-
-
 BENCHMARK = Benchmark(
     name="mmstar",
-    load=load,
+    load=_load,
     judge=judge,
-    score=score,
+    aggregate=aggregate,
     markers=MARKERS,
     description="MMStar: 1,500 multiple-choice items, 6 categories x 3 l2-categories; official MMStar_eval rule",
     rules=RULES,

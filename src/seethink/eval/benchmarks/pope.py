@@ -37,7 +37,7 @@ from pathlib import Path
 
 from seethink.errors import UserError
 
-from ._common import Benchmark, need, read_jsonl, tally
+from ._common import Benchmark, need, read_jsonl, tally, unique_items
 from ._formats import (
     HF_MARKERS,
     hf_splits,
@@ -93,29 +93,37 @@ def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
         official = {s: f for s in wanted if (f := _official_file(base, s)) is not None}
     elif root.suffix == ".json":  # one official file given as the data path
         official = {s: root for s in wanted if root.name.endswith(f"_pope_{s}.json")}
-    items: list[dict] = []
     if official:
-        for s, path in official.items():
-            for n, row in enumerate(read_jsonl(path), 1):
-                where = f"{path}: row {n}"
-                qid = need(row, "question_id", where, (int, str))
-                image = need(row, "image", where, str)
-                paths = (
-                    [str(p) for d in _IMAGE_DIRS if (p := (base / d / image)).is_file()][:1] if images else []
-                )
-                items.append(
-                    {
-                        "id": f"{s}/{qid}",
-                        "question": need(row, "text", where, str),
-                        "options": [],
-                        "answer": _gold_label(need(row, "label", where), where, "label"),
-                        "images": paths,
-                        "split": s,
-                        "question_id": str(qid),
-                        "image": image,
-                    }
-                )
-        return _unique(items)
+        return unique_items(_official_entries(official, base, images))
+    return unique_items(_hf_entries(root, base, split, images))
+
+
+def _official_entries(files: dict[str, Path], base: Path, images: bool) -> list[tuple[str, dict]]:
+    """(where, item) of the official label files, split -> file."""
+    entries = []
+    for s, path in files.items():
+        for n, row in enumerate(read_jsonl(path), 1):
+            where = f"{path}: row {n}"
+            qid = need(row, "question_id", where, (int, str))
+            image = need(row, "image", where, str)
+            paths = [str(p) for d in _IMAGE_DIRS if (p := (base / d / image)).is_file()][:1] if images else []
+            item = {
+                "id": f"{s}/{qid}",
+                "question": need(row, "text", where, str),
+                "options": [],
+                "answer": _gold_label(need(row, "label", where), where, "label"),
+                "images": paths,
+                "split": s,
+                "question_id": str(qid),
+                "image": image,
+            }
+            entries.append((where, item))
+    return entries
+
+
+def _hf_entries(root: Path, base: Path, split: str | None, images: bool) -> list[tuple[str, dict]]:
+    """(where, item) of the HF release: its per-split files when it has them, else every row
+    with the split taken from `category`."""
     groups = hf_splits(root)
     if not groups:
         raise UserError(
@@ -123,9 +131,10 @@ def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
         )
     per_split = {s: groups[s] for s in SPLITS if s in groups}
     if per_split:
-        sources = [src for s in wanted for src in per_split.get(s, [])]
+        sources = [src for s in ([split] if split else SPLITS) for src in per_split.get(s, [])]
     else:
         sources = [src for srcs in groups.values() for src in srcs]
+    entries = []
     for where, row in read_hf(sources, drop=() if images else ("image",)):
         s = str(row.get("category") or "")
         if not s:
@@ -138,33 +147,19 @@ def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
             continue
         qid = need(row, "question_id", where, (int, str))
         paths, blobs = image_cells(row.get("image"), base, where, "image") if images else ([], [])
-        items.append(
-            {
-                "id": f"{s}/{qid}",
-                "question": need(row, "question", where, str),
-                "options": [],
-                "answer": _gold_label(need(row, "answer", where), where, "answer"),
-                "images": paths,
-                "image_bytes": blobs,
-                "split": s,
-                "question_id": str(qid),
-                "image": row.get("image_source"),
-            }
-        )
-    return _unique(items)
-
-
-def _unique(items: list[dict]) -> list[dict]:
-    seen = set()
-    for it in items:
-        if it["id"] in seen:
-            raise UserError(f"pope: item {it['id']!r} appears twice in the data (two copies of a split?)")
-        seen.add(it["id"])
-    return items
-
-
-def load(data_dir: Path, split: str | None = None) -> list[dict]:
-    return _load(Path(data_dir), split)
+        item = {
+            "id": f"{s}/{qid}",
+            "question": need(row, "question", where, str),
+            "options": [],
+            "answer": _gold_label(need(row, "answer", where), where, "answer"),
+            "images": paths,
+            "image_bytes": blobs,
+            "split": s,
+            "question_id": str(qid),
+            "image": row.get("image_source"),
+        }
+        entries.append((where, item))
+    return entries
 
 
 _TEXT_KEYS = ("prediction", "response", "answer", "text")
@@ -291,15 +286,11 @@ def aggregate(verdicts: list[dict]) -> dict:
     }
 
 
-def score(results_path: Path, data_dir: Path) -> dict:
-    return aggregate(judge(results_path, data_dir))
-
-
 BENCHMARK = Benchmark(
     name="pope",
-    load=load,
+    load=_load,
     judge=judge,
-    score=score,
+    aggregate=aggregate,
     markers=MARKERS,
     splits=SPLITS,
     description="POPE (COCO): adversarial / popular / random, 3,000 yes/no questions each; official evaluate.py",

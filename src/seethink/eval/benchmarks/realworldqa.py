@@ -91,10 +91,6 @@ def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
     return items
 
 
-def load(data_dir: Path, split: str | None = None) -> list[dict]:
-    return _load(Path(data_dir), split)
-
-
 def _norm(text: str) -> str:
     t = text.strip().lower().rstrip(".").strip()
     return NUMBER_WORDS.get(t, t)
@@ -207,15 +203,11 @@ def aggregate(verdicts: list[dict]) -> dict:
     }
 
 
-def score(results_path: Path, data_dir: Path, rule: str = RULES[0]) -> dict:
-    return aggregate(judge(results_path, data_dir, rule))
-
-
 BENCHMARK = Benchmark(
     name="realworldqa",
-    load=load,
+    load=_load,
     judge=judge,
-    score=score,
+    aggregate=aggregate,
     markers=MARKERS,
     description="RealWorldQA: 765 real-world images; lmms-eval's filters and exact match (pinned commit)",
     rules=RULES,

@@ -37,7 +37,7 @@ from seethink.errors import UserError
 
 from . import _vlmevalkit as vk
 from ._choice import after_think, can_infer, final_answer_span
-from ._common import Benchmark, need, percent, tally
+from ._common import Benchmark, need, percent, tally, unique_items
 from ._formats import decode_base64_image, match_results, read_results, read_tsv, table_text
 
 MARKERS = ("*.tsv",)
@@ -88,15 +88,11 @@ def _image_list(cell: str, where: str) -> list[str]:
 def items_from_tsv(path: Path, images: bool = True) -> list[dict]:
     rows = read_tsv(path)
     raw_images = {row.get("index", ""): row.get("image", "") for _, row in rows}
-    items = []
-    seen: set[str] = set()
+    entries = []
     for where, row in rows:
         idx = need(row, "index", where, str).strip()
         if not idx:
             raise UserError(f"{where}: empty field 'index'")
-        if idx in seen:
-            raise UserError(f"{where}: index {idx!r} appears twice")
-        seen.add(idx)
         options = {c: row[c] for c in LETTERS if row.get(c, "") != ""}
         blobs: list[bytes] = []
         if images:
@@ -127,12 +123,12 @@ def items_from_tsv(path: Path, images: bool = True) -> list[dict]:
         for key in ("category", "l2-category", "split", "l2_category", "bench"):
             if row.get(key):
                 item[key] = row[key]
-        items.append(item)
-    return items
+        entries.append((where, item))
+    return unique_items(entries, "index")
 
 
-def load(data_dir: Path, split: str | None = None) -> list[dict]:
-    return items_from_tsv(tsv_path(Path(data_dir), split))
+def _load(root: Path, split: str | None, images: bool = True) -> list[dict]:
+    return items_from_tsv(tsv_path(root, split), images)
 
 
 def choose(text: str, options: dict[str, str]) -> str | None:
@@ -245,15 +241,11 @@ def aggregate(verdicts: list[dict], name: str = "vlmeval_tsv") -> dict:
     }
 
 
-def score(results_path: Path, data_dir: Path, rule: str = RULES[0]) -> dict:
-    return aggregate(judge(results_path, data_dir, rule))
-
-
 BENCHMARK = Benchmark(
     name="vlmeval_tsv",
-    load=load,
+    load=_load,
     judge=judge,
-    score=score,
+    aggregate=aggregate,
     markers=MARKERS,
     description="any VLMEvalKit multiple-choice TSV; letters by VLMEvalKit's exact-matching can_infer",
     rules=RULES,

@@ -74,7 +74,7 @@ def parse_options(option: str) -> tuple[list[str], list[str]]:
 # ------------------------------------------------------------------ data
 
 
-def load(data_dir: Path, split: str | None = None) -> list[dict]:
+def _load(data_dir: Path, split: str | None = None) -> list[dict]:
     split = split or "testmini"
     if split not in SPLITS:
         raise UserError(f"wemath: unknown split {split!r} (known: {', '.join(SPLITS)})")
@@ -140,7 +140,7 @@ def _read_results(path: Path) -> list[dict]:
 
 def judge(results_path: Path, data_dir: Path) -> list[dict]:
     """One verdict per results row: id, group, key, extracted, correct, knowledge_concept."""
-    gold = {(it["group"], it["key"]): it for it in load(data_dir)}
+    gold = {(it["group"], it["key"]): it for it in _load(data_dir)}
     verdicts = []
     for n, row in enumerate(_read_results(results_path), 1):
         where = f"{results_path}: row {n}"
@@ -252,7 +252,8 @@ def aggregate(verdicts: list[dict], nodes: list[dict] | None = None) -> dict:
     }
 
 
-def score(results_path: Path, data_dir: Path) -> dict:
+def _score(results_path: Path, data_dir: Path) -> dict:
+    """The metrics, with the knowledge-domain breakdown when the data folder holds the nodes."""
     nodes_path = Path(data_dir) / "knowledge_structure_nodes.json"
     nodes = read_json(nodes_path) if nodes_path.is_file() else None
     if nodes is not None and not (
@@ -261,9 +262,6 @@ def score(results_path: Path, data_dir: Path) -> dict:
     ):
         raise UserError(f"{nodes_path}: expected a list of nodes with 'full node' and 'root2'")
     return aggregate(judge(results_path, data_dir), nodes)
-
-
-RESULTS_FILE = "results.json"
 
 
 def select_items(items: list[dict], limit: int) -> list[dict]:
@@ -306,10 +304,14 @@ def write_results(items: list[dict], responses: list[str], path: str | Path) -> 
 
 BENCHMARK = Benchmark(
     name="wemath",
-    load=load,
+    load=_load,
     judge=judge,
-    score=score,
+    aggregate=aggregate,
     markers=MARKERS,
     splits=SPLITS,
     description="We-Math testmini: 525 multi-step problem groups, four-dimensional metrics",
+    scorer=_score,
+    results_file="results.json",
+    write_results=write_results,
+    select_items=select_items,
 )
