@@ -484,7 +484,9 @@ def part_grpo(s: dict[str, Any], work: Path, use_vllm: bool, lean: bool = True) 
     device = s["device"]
     _reset_peak(device)
     model_dir = work / "model"
-    items = get_task("toy_visual").generate(max(8, s["steps"] * s["batch_size"]), "train", 0, ToyWorldSpec())
+    # The cell size travels in each item's facts, so the images are drawn at it wherever they are read.
+    world = ToyWorldSpec(cell_px=s["cell_px"])
+    items = get_task("toy_visual").generate(max(8, s["steps"] * s["batch_size"]), "train", 0, world)
     # One process, one GPU, one generation per optimizer step; the recipes' optimisation settings.
     t = TrainerSpec(max_steps=s["steps"], batch_size=s["batch_size"], group_size=s["group_size"],
                     learning_rate=1e-6, beta=1e-2, weight_decay=1e-2, temperature=1.0,
@@ -504,7 +506,7 @@ def part_grpo(s: dict[str, Any], work: Path, use_vllm: bool, lean: bool = True) 
             _patched(stage, "save_checkpoint", saving):
         result = stage.run_stage(model_dir, items, t, RewardSpec(), out_dir, stage=f"gpu-check-{name}",
                                  variant="gpu_check", metrics_path=out_dir / "metrics.jsonl", seed=0,
-                                 cell_px=s["cell_px"], dtype=s["weights_dtype"], report_to=[])
+                                 dtype=s["weights_dtype"], report_to=[])
     wall_stage = time.perf_counter() - t_call
     mem = _peak_memory(device)
     shutil.rmtree(out_dir, ignore_errors=True)  # a 7B checkpoint is 16.6 GB of disk

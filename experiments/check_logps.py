@@ -65,7 +65,7 @@ def _capture(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run_stage(base, items, stage_trainer(recipe, StageSpec(name="check", tasks=[task.name])), recipe.reward,
                   Path(tmp) / "stage", stage="check", variant="check", metrics_path=Path(tmp) / "m.jsonl", seed=0,
-                  cell_px=recipe.toy.cell_px, dtype=recipe.model.dtype)
+                  dtype=recipe.model.dtype)
     return seen
 
 

@@ -133,7 +133,7 @@ def _train(args: argparse.Namespace, recipe, task, base, band: list[dict] | None
         items = items + get_task(f"toy_{replay_cap}").generate(k, "train", seed * 1000 + 8, recipe.toy)
     info = run_stage(base, items, trainer, recipe.reward, sdir / "stage", stage=args.capability,
                      variant=f"seed{seed}", metrics_path=sdir / "metrics.jsonl", seed=seed,
-                     cell_px=recipe.toy.cell_px, dtype=recipe.model.dtype)
+                     dtype=recipe.model.dtype)
     (sdir / "done.json").write_text(json.dumps(info))
 
 
@@ -176,7 +176,7 @@ def _pass_band_items(args: argparse.Namespace, recipe, task, base, out: Path) ->
         write_jsonl(pool_file, task.generate(args.pool, "train", 7, recipe.toy))
     t = stage_trainer(recipe, StageSpec())
     pass_at_k(base, pool_file, rated, k=args.pass_k, temperature=t.temperature,
-              max_new_tokens=t.max_completion_length, batch_size=8, cell_px=recipe.toy.cell_px)
+              max_new_tokens=t.max_completion_length, batch_size=8)
     rows = read_jsonl(rated)
     rates = [r["pass_rate"] for r in rows]
     keep = [r for r in rows if low <= r["pass_rate"] <= high][: args.items]

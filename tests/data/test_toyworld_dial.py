@@ -100,13 +100,13 @@ ORIGINAL_WORLD_DIGEST = "72eedb9c55206eb9"
 def _original_world_digest() -> str:
     h = hashlib.sha1()
 
-    def items(xs: list[dict], cell_px: int = 28) -> None:
+    def items(xs: list[dict]) -> None:
         for it in xs:
-            # Worlds with another cell size now record it in their facts (so their images can be
-            # drawn from the facts alone); the rest of the item and its image are as before.
-            it = {**it, "facts": {k: v for k, v in it["facts"].items() if k != "cell_px"}}
-            h.update(json.dumps(it, sort_keys=True).encode())
-            for im in item_images(it, cell_px=cell_px):
+            # Worlds with another cell size record it in their facts (so their images are drawn
+            # from the facts alone); the rest of the item and its image are the original ones.
+            bare = {**it, "facts": {k: v for k, v in it["facts"].items() if k != "cell_px"}}
+            h.update(json.dumps(bare, sort_keys=True).encode())
+            for im in item_images(it):
                 h.update(im.tobytes())
 
     for cap in ("perception", "text", "visual"):
@@ -116,7 +116,7 @@ def _original_world_digest() -> str:
                 items(generate_items(cap, 40, split, seed, inventory=True, grid=5, min_shapes=3, max_shapes=8))
     for name in ("toy_perception", "toy_text", "toy_visual", "toy_caption"):
         items(get_task(name).generate(40, "train", 1, ToyWorldSpec()))
-        items(get_task(name).generate(40, "test", 2, ToyWorldSpec(grid=8, cell_px=14)), cell_px=14)
+        items(get_task(name).generate(40, "test", 2, ToyWorldSpec(grid=8, cell_px=14)))
     items(caption_items(30, "train", 4))
     rng = random.Random(9)
     for cell in (28, 14, 21):
@@ -241,10 +241,10 @@ def test_renders_repeat_and_are_drawn_from_the_facts_alone(knob, knob_items):
     world = KNOBS[knob]
     assert _items(world, 0, 10) == _items(world, 0, 10)
     for it in knob_items[knob][::7]:
-        a = item_images(it, cell_px=28)[0]
+        a = item_images(it)[0]
         facts = json.loads(json.dumps(it["facts"]))  # as read back from a JSONL file
         b = render_scene(Scene.from_facts(facts))
-        assert a.tobytes() == b.tobytes() == item_images(it, cell_px=28)[0].tobytes()
+        assert a.tobytes() == b.tobytes() == item_images(it)[0].tobytes()
         assert a.size == (world.grid * world.cell_px,) * 2
         assert Scene.from_facts(facts).to_facts() == {k: v for k, v in it["facts"].items() if k != "family"}
 

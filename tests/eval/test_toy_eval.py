@@ -12,9 +12,9 @@ from seethink.rewards import build_reward
 
 def test_ablation_images():
     items = generate_items("perception", 6, "test", seed=1) + generate_items("text", 2, "test", seed=1)
-    real = _images(items, "real", 28)
-    blank = _images(items, "blank", 28)
-    shuffled = _images(items, "shuffled", 28, seed=3)
+    real = _images(items, "real")
+    blank = _images(items, "blank")
+    shuffled = _images(items, "shuffled", seed=3)
     assert [len(x) for x in real] == [1] * 6 + [0, 0]
     assert all(len(b) == len(r) for b, r in zip(blank, real, strict=True))
     assert all(b[0].getextrema() == ((255, 255), (255, 255), (255, 255)) for b in blank[:6])

@@ -84,7 +84,7 @@ def _copied_name(src: Path) -> str:
     return f"{src.stem}-{digest}{src.suffix.lower()}"
 
 
-def _export_rows(src: Path, out_dir: Path, cell_px: int) -> list[dict]:
+def _export_rows(src: Path, out_dir: Path) -> list[dict]:
     rows = []
     img_dir = out_dir / "images"
     for n, item in enumerate(read_jsonl(src), 1):
@@ -104,7 +104,7 @@ def _export_rows(src: Path, out_dir: Path, cell_px: int) -> list[dict]:
                     shutil.copyfile(full, dest)
                 rel.append(f"images/{dest.name}")
         else:
-            imgs = item_images(item, src.parent, cell_px=cell_px)  # toy scene from facts, if any
+            imgs = item_images(item, src.parent)  # toy scene from facts, if any
             for k, im in enumerate(imgs):
                 name = f"{item.get('id', n)}.png" if len(imgs) == 1 else f"{item.get('id', n)}_{k}.png"
                 img_dir.mkdir(parents=True, exist_ok=True)
@@ -335,17 +335,17 @@ def _check_export_args(*, group_size: int, lr: float, kl_coef: float, clip: floa
         raise UserError("--max-prompt-length and --max-response-length must be >= 1")
 
 
-def _write_rows(src: Path, out: Path, val_path: str | Path | None, cell_px: int) -> tuple[Path, Path, int, int]:
+def _write_rows(src: Path, out: Path, val_path: str | Path | None) -> tuple[Path, Path, int, int]:
     """OUT/train.jsonl and, with `val_path`, OUT/val.jsonl (else the training file stands in for it):
     their paths and row counts."""
     train = out / "train.jsonl"
-    rows = _export_rows(src, out, cell_px)
+    rows = _export_rows(src, out)
     write_jsonl(train, rows)
     val = train
     n_val = 0
     if val_path:
         val = out / "val.jsonl"
-        val_rows = _export_rows(Path(val_path), out, cell_px)
+        val_rows = _export_rows(Path(val_path), out)
         write_jsonl(val, val_rows)
         n_val = len(val_rows)
     else:
@@ -395,7 +395,6 @@ def export_easyr1(
     global_batch: int = GLOBAL_BATCH,
     template: str | None = None,
     model_path: str | None = None,
-    cell_px: int = 28,
 ) -> dict[str, Any]:
     """Write the rows, images, format prompt, reward, config and run script into out_dir."""
     _check_export_args(group_size=group_size, lr=lr, kl_coef=kl_coef, clip=clip, weight_decay=weight_decay,
@@ -407,7 +406,7 @@ def export_easyr1(
     n_train = len(read_jsonl(src))
     easyr1_batches(n_train, group_size, gpus, rollout_batch=rollout_batch, global_batch=global_batch)  # refuse early
     out.mkdir(parents=True, exist_ok=True)
-    train, val, n_rows, n_val = _write_rows(src, out, val_path, cell_px)
+    train, val, n_rows, n_val = _write_rows(src, out, val_path)
     _write_prompt_and_reward(out, template)
     cfg = easyr1_config(out, train, val, n_train=n_rows, group_size=group_size, lr=lr, kl_coef=kl_coef, gpus=gpus,
                         weight_decay=weight_decay, clip=clip, max_prompt_length=max_prompt_length,

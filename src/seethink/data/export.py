@@ -10,13 +10,13 @@ from seethink.data.tasks import get_task
 from seethink.utils import write_jsonl
 
 
-def write_items(items: list[dict], out: str | Path, cell_px: int = 28) -> Path:
+def write_items(items: list[dict], out: str | Path) -> Path:
     """Rows keep every field; `images` become paths relative to the JSONL's folder."""
     out = Path(out)
     img_dir = out.parent / f"{out.stem}_images"
     rows = []
     for it in items:
-        imgs = item_images(it, out.parent, cell_px=cell_px) if not it.get("images") else []
+        imgs = item_images(it, out.parent) if not it.get("images") else []
         row = dict(it)
         if imgs:
             img_dir.mkdir(parents=True, exist_ok=True)
@@ -35,4 +35,4 @@ def write_toy_items(capability: str, n: int, split: str, seed: int, out: str | P
                     world: ToyWorldSpec | None = None) -> Path:
     world = world or ToyWorldSpec()
     items = get_task(f"toy_{capability}").generate(n, split, seed, world)
-    return write_items(items, out, cell_px=world.cell_px)
+    return write_items(items, out)

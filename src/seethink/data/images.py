@@ -36,10 +36,10 @@ def check_image_file(path: str | Path, where: str = "") -> None:
         raise UserError(f"{where}unreadable image {path}: {type(exc).__name__}: {exc}") from None
 
 
-def item_images(item: dict, base_dir: str | Path | None = None, cell_px: int = 28) -> list[Image.Image]:
+def item_images(item: dict, base_dir: str | Path | None = None) -> list[Image.Image]:
     """Images of an item: files listed in `images` (relative to base_dir), else its toy scene,
-    drawn from its facts (with every rendering detail they record; a cell size recorded in the
-    facts wins over `cell_px`)."""
+    drawn from its facts alone (they record every rendering detail that is not the default,
+    the cell size included)."""
     paths = item.get("images") or []
     if paths:
         base = Path(base_dir) if base_dir else Path(".")
@@ -47,5 +47,5 @@ def item_images(item: dict, base_dir: str | Path | None = None, cell_px: int = 2
         return [load_image(base / p, where) for p in paths]
     facts = item.get("facts") or {}
     if "objects" in facts:
-        return [render_scene(Scene.from_facts(facts), cell_px=cell_px)]
+        return [render_scene(Scene.from_facts(facts))]
     return []

@@ -96,11 +96,11 @@ def normalize_question(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip(" .?!:;,")
 
 
-def item_image_hashes(item: dict, base_dir: str | Path | None = None, cell_px: int = 28) -> list[str]:
+def item_image_hashes(item: dict, base_dir: str | Path | None = None) -> list[str]:
     """Pixel hashes of an item's images: its files, or its rendered toy scene."""
     from seethink.data.images import item_images
 
-    return [pixel_hash(im) for im in item_images(item, base_dir, cell_px=cell_px)]
+    return [pixel_hash(im) for im in item_images(item, base_dir)]
 
 
 def item_key(item: dict, hashes: Iterable[str]) -> tuple[str, tuple[str, ...]]:

@@ -218,7 +218,6 @@ def _sample_all(
     *,
     k: int,
     batch_size: int,
-    cell_px: int,
     save_every_s: float,
     progress: bool,
 ) -> None:
@@ -234,7 +233,7 @@ def _sample_all(
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
             convs = [[{"role": "user", "content": render_prompt(r)}] for r in chunk]
-            imgs = [item_images(r, src.parent, cell_px=cell_px) for r in chunk]
+            imgs = [item_images(r, src.parent) for r in chunk]
             outs = sample(convs, imgs, start)
             for row, samples in zip(chunk, outs, strict=True):
                 new = rebase_images(row, src.parent, job.final.parent)
@@ -284,7 +283,6 @@ def pass_at_k(
     save_every_s: float = 30.0,
     reward: Callable[[str, dict], dict[str, float]] | None = None,
     model_and_processor: tuple[Any, Any] | None = None,
-    cell_px: int = 28,
     progress: bool = True,
     device: str = "auto",
     dtype: str = "auto",
@@ -321,7 +319,7 @@ def pass_at_k(
                                model_and_processor=model_and_processor, device=device, dtype=dtype,
                                trust_remote_code=trust_remote_code)
         torch.manual_seed(seed)
-        _sample_all(job, todo, sample, reward, k=k, batch_size=batch_size, cell_px=cell_px,
+        _sample_all(job, todo, sample, reward, k=k, batch_size=batch_size,
                     save_every_s=save_every_s, progress=progress)
     job.save()
     _summarize(job, stats)

@@ -119,7 +119,7 @@ def caption_item(item: dict) -> dict:
 
 
 def model_answerer(model: Any, processor: Any, *, base_dir: str | Path | None = None, max_new_tokens: int = 64,
-                   batch_size: int = 16, cell_px: int = 28) -> Answerer:
+                   batch_size: int = 16) -> Answerer:
     """A greedy filter from a loaded HF model."""
 
     def answer(items: list[dict], with_image: bool) -> list[str]:
@@ -128,7 +128,7 @@ def model_answerer(model: Any, processor: Any, *, base_dir: str | Path | None = 
         from seethink.eval.engine import generate
 
         convs = [[{"role": "user", "content": render_prompt(it)}] for it in items]
-        imgs = [item_images(it, base_dir, cell_px=cell_px) if with_image else [] for it in items]
+        imgs = [item_images(it, base_dir) if with_image else [] for it in items]
         outs = generate(model, processor, convs, imgs, max_new_tokens=max_new_tokens, batch_size=batch_size)
         return [o[0] for o in outs]
 
@@ -174,10 +174,10 @@ def split_items(items: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def write_splits(items: list[dict], out_dir: str | Path, cell_px: int = 28) -> dict[str, Path]:
+def write_splits(items: list[dict], out_dir: str | Path) -> dict[str, Path]:
     """OUT/train.jsonl, val.jsonl, test.jsonl with rendered images beside them."""
     from seethink.data.export import write_items
 
     out = Path(out_dir)
-    return {name: write_items(rows, out / f"{name}.jsonl", cell_px=cell_px)
+    return {name: write_items(rows, out / f"{name}.jsonl")
             for name, rows in split_items(items).items()}

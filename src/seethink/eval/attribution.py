@@ -72,7 +72,6 @@ def probe_subquestions(
     *,
     batch_size: int = 32,
     max_new_tokens: int = 64,
-    cell_px: int = 28,
 ) -> dict[str, list[bool]]:
     """Ask the model each item's perception sub-items (greedy, with their images) and grade them.
 
@@ -91,7 +90,7 @@ def probe_subquestions(
     if not subs:
         return out
     convs = [[{"role": "user", "content": render_prompt(s)}] for s in subs]
-    imgs = [item_images(s, cell_px=cell_px) for s in subs]
+    imgs = [item_images(s) for s in subs]
     outs = generate(model, processor, convs, imgs, max_new_tokens=max_new_tokens, batch_size=batch_size)
     for owner, sub, (resp,) in zip(owners, subs, outs, strict=True):
         out[owner].append(bool(reward(resp, sub).get("accuracy", 0.0) >= 1.0))

@@ -55,7 +55,7 @@ def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recip
     reward = build_reward(r.accuracy_weight, r.format_weight, r.extra, r.extra_weights, timeout_s=r.timeout_s)
     metrics, preds = evaluate_model(
         model, processor, items, reward, ablation=recipe.eval.ablation, max_new_tokens=recipe.eval.max_new_tokens,
-        batch_size=recipe.eval.batch_size, cell_px=recipe.toy.cell_px, name=out.name, resume_file=partial,
+        batch_size=recipe.eval.batch_size, name=out.name, resume_file=partial,
         samples=recipe.eval.samples, temperature=recipe.eval.temperature, top_p=recipe.eval.top_p,
         seed=recipe.eval.seed, fast=recipe.eval.fast_generation,
     )

@@ -36,8 +36,8 @@ def majority_baseline(items: list[dict]) -> float:
     return 100.0 * Counter(str(it["answer"]) for it in items).most_common(1)[0][1] / len(items)
 
 
-def _images(items: list[dict], mode: str, cell_px: int, seed: int = 0) -> list[list]:
-    imgs = [item_images(it, cell_px=cell_px) for it in items]
+def _images(items: list[dict], mode: str, seed: int = 0) -> list[list]:
+    imgs = [item_images(it) for it in items]
     if mode == "blank":
         return [[blank_like(im) for im in ims] for ims in imgs]
     if mode == "shuffled":
@@ -80,7 +80,6 @@ def evaluate_items(
     mode: str = "real",
     max_new_tokens: int = 64,
     batch_size: int = 32,
-    cell_px: int = 28,
     desc: str = "eval",
     resume_file: Path | None = None,
     samples: int = 0,
@@ -98,7 +97,7 @@ def evaluate_items(
     batches already there are not generated again (an interrupted evaluation continues).
     """
     convs = [[{"role": "user", "content": render_prompt(it)}] for it in items]
-    imgs = _images(items, mode, cell_px)
+    imgs = _images(items, mode)
     cached, save = _resume_hooks(resume_file, items, mode)
     with tqdm(total=len(items), desc=desc, leave=False) as bar:
         outs = generate(
@@ -173,7 +172,6 @@ def evaluate_model(
     ablation: bool = True,
     max_new_tokens: int = 64,
     batch_size: int = 32,
-    cell_px: int = 28,
     name: str = "model",
     resume_file: Path | None = None,
     samples: int = 0,
@@ -186,7 +184,7 @@ def evaluate_model(
     shuffled, greedy) accuracy on image items."""
     metrics, preds = evaluate_items(
         model, processor, items, reward, max_new_tokens=max_new_tokens, batch_size=batch_size,
-        cell_px=cell_px, desc=f"eval {name}", resume_file=resume_file, samples=samples,
+        desc=f"eval {name}", resume_file=resume_file, samples=samples,
         temperature=temperature, top_p=top_p, seed=seed, fast=fast,
     )
     if ablation:
@@ -195,7 +193,7 @@ def evaluate_model(
         for mode in ("blank", "shuffled"):
             m, _ = evaluate_items(
                 model, processor, img_items, reward, mode=mode, max_new_tokens=max_new_tokens,
-                batch_size=batch_size, cell_px=cell_px, desc=f"eval {name} ({mode} images)",
+                batch_size=batch_size, desc=f"eval {name} ({mode} images)",
                 resume_file=resume_file, fast=fast,
             )
             metrics["ablation"][mode] = {c: v["accuracy"] for c, v in m["by_capability"].items()}

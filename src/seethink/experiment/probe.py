@@ -47,7 +47,7 @@ def probe_model(recipe: Recipe, model_path: str | Path, items: list[dict], out: 
     r = recipe.reward
     reward = build_reward(r.accuracy_weight, r.format_weight, r.extra, r.extra_weights, timeout_s=r.timeout_s)
     answers = probe_subquestions(model, processor, todo, reward, _subitems_of, batch_size=recipe.eval.batch_size,
-                                 max_new_tokens=recipe.eval.max_new_tokens, cell_px=recipe.toy.cell_px)
+                                 max_new_tokens=recipe.eval.max_new_tokens)
     write_jsonl(path, [{"id": i, "correct": a} for i, a in answers.items()])
     key.write_text(json.dumps(want))
     return path

@@ -163,7 +163,7 @@ def pass_rates(recipe: Recipe, arms: list[Arm], seed: int, base: Path, exp: Path
         pass_at_k(base, src, folder / f"{name}.jsonl", k=r.experiment.passk_k, temperature=st.trainer.temperature,
                   top_p=st.trainer.top_p, max_new_tokens=st.trainer.max_completion_length,
                   batch_size=r.experiment.passk_batch_size, seed=seed, reward=reward,
-                  model_and_processor=model_and_processor, cell_px=r.toy.cell_px)
+                  model_and_processor=model_and_processor)
         rates.update({str(row["id"]): float(row["pass_rate"]) for row in read_jsonl(folder / f"{name}.jsonl")})
     write_json(summary, rates)  # written last: its presence means every stage's rates are final
     return rates

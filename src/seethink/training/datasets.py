@@ -16,16 +16,16 @@ from seethink.data.images import item_images
 from seethink.data.prompts import render_prompt
 
 
-def _row(item: dict, base_dir: str | Path | None, cell_px: int) -> dict[str, Any]:
+def _row(item: dict, base_dir: str | Path | None) -> dict[str, Any]:
     return {
         "prompt": [{"role": "user", "content": render_prompt(item)}],
-        "images": item_images(item, base_dir, cell_px=cell_px),
+        "images": item_images(item, base_dir),
         "item": json.dumps(item),
         "capability": item.get("capability", ""),
     }
 
 
-def grpo_dataset(items: list[dict], base_dir: str | Path | None = None, cell_px: int = 28) -> Any:
+def grpo_dataset(items: list[dict], base_dir: str | Path | None = None) -> Any:
     from datasets import Dataset, Features, Image, List, Value
 
     features = Features(
@@ -36,10 +36,10 @@ def grpo_dataset(items: list[dict], base_dir: str | Path | None = None, cell_px:
             "capability": Value("string"),
         }
     )
-    return Dataset.from_list([_row(it, base_dir, cell_px) for it in items], features=features)
+    return Dataset.from_list([_row(it, base_dir) for it in items], features=features)
 
 
-def sft_dataset(items: list[dict], base_dir: str | Path | None = None, cell_px: int = 28) -> Any:
+def sft_dataset(items: list[dict], base_dir: str | Path | None = None) -> Any:
     """Prompt-completion rows; the completion is the item's worked `<think>` solution."""
     from datasets import Dataset, Features, Image, List, Value
 
@@ -52,7 +52,7 @@ def sft_dataset(items: list[dict], base_dir: str | Path | None = None, cell_px: 
     )
     rows = []
     for it in items:
-        row = _row(it, base_dir, cell_px)
+        row = _row(it, base_dir)
         rows.append(
             {
                 "prompt": row["prompt"],

@@ -313,7 +313,6 @@ def run_stage(
     variant: str,
     metrics_path: str | Path,
     seed: int = 0,
-    cell_px: int = 28,
     trust_remote_code: bool = False,
     dtype: str = "float32",
     log: Any = print,
@@ -343,8 +342,8 @@ def run_stage(
     loggers = [_metrics_callback(Path(metrics_path), stage, variant), *report_callbacks]
     guard = StopOnNonFinite(stage, variant)
     t0 = time.time()
-    tr, combined = _trainer(model, processor, items, trainer, reward, out_dir, seed=seed, cell_px=cell_px, guard=guard,
-                            loggers=loggers, report_to=report_args, run_name=f"{variant}/{stage}")
+    tr, combined = _trainer(model, processor, items, trainer, reward, out_dir, seed=seed, guard=guard, loggers=loggers,
+                            report_to=report_args, run_name=f"{variant}/{stage}")
     from seethink.models import fastgen
 
     if trainer.kind == "grpo" and not trainer.use_vllm and fastgen.wanted(trainer.fast_generation, tr.model):
@@ -378,14 +377,14 @@ def _stage_model(model_path: str | Path, resume_from: Path | None, trainer: Trai
 
 
 def _trainer(model: Any, processor: Any, items: list[dict], trainer: TrainerSpec, reward: RewardSpec, out_dir: Path,
-             *, seed: int, cell_px: int, guard: Any, loggers: list[Any], **report: Any) -> tuple[Any, Reward | None]:
+             *, seed: int, guard: Any, loggers: list[Any], **report: Any) -> tuple[Any, Reward | None]:
     """The TRL trainer of the stage's kind and, for GRPO, the combined reward (its faults; closed
     after training). `loggers`: the metrics file's callback and the trackers' callbacks."""
     from seethink.training.callbacks import RewardFaultsToLogs
     from seethink.training.datasets import grpo_dataset
 
     if trainer.kind != "grpo":
-        return _sft_trainer(model, processor, items, trainer, out_dir, seed, cell_px,
+        return _sft_trainer(model, processor, items, trainer, out_dir, seed,
                             [guard, *loggers, ResumeExactly()], **report), None
     from trl import GRPOTrainer
 
@@ -393,7 +392,7 @@ def _trainer(model: Any, processor: Any, items: list[dict], trainer: TrainerSpec
     # An honest loss in the logs: the default filter hides NaN steps from StopOnNonFinite.
     args = grpo_config(trainer, out_dir, seed, reward_weights=weights, logging_nan_inf_filter=False, **report)
     tr = GRPOTrainer(
-        model=model, reward_funcs=funcs, args=args, train_dataset=grpo_dataset(items, cell_px=cell_px),
+        model=model, reward_funcs=funcs, args=args, train_dataset=grpo_dataset(items),
         processing_class=processor, peft_config=lora_config(trainer),
         callbacks=[guard, RewardFaultsToLogs(combined.faults), *loggers, ResumeExactly()],
     )
@@ -440,7 +439,7 @@ def _resume_point(out_dir: Path, resume: bool, metrics_path: str | Path, variant
 
 
 def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, out_dir: Path, seed: int,
-                 cell_px: int, callbacks: list[Any], **extra: Any) -> Any:
+                 callbacks: list[Any], **extra: Any) -> Any:
     """A supervised stage on the items' `solution` as the assistant's answer: worked solutions,
     or captions (caption SFT, the ablation of perception RL: `toy_caption`, `seethink data captions`)."""
     import torch
@@ -472,6 +471,6 @@ def _sft_trainer(model: Any, processor: Any, items: list[dict], t: TrainerSpec, 
         logging_nan_inf_filter=False,
         **{"report_to": [], **extra},
     )
-    return SFTTrainer(model=model, args=args, train_dataset=sft_dataset(items, cell_px=cell_px),
+    return SFTTrainer(model=model, args=args, train_dataset=sft_dataset(items),
                       peft_config=lora_config(t),
                       processing_class=processor, callbacks=callbacks)

@@ -68,7 +68,7 @@ def train_variant(recipe: Recipe, variant: str, stages: list[PlannedStage], base
             with stage_callbacks(validation):
                 info = run_stage(  # resume=True: continues from sdir/trainer/checkpoint-N if a killed run left one
                     current, st.items, st.trainer, recipe.reward, sdir, stage=st.name, variant=variant,
-                    metrics_path=out / "metrics.jsonl", seed=recipe.seed, cell_px=recipe.toy.cell_px,
+                    metrics_path=out / "metrics.jsonl", seed=recipe.seed,
                     trust_remote_code=recipe.model.trust_remote_code, dtype=recipe.model.dtype, log=log,
                     resume=True, report_to=recipe.logging.report_to,
                 )

@@ -361,7 +361,7 @@ def run_sft(model: Any, processor: Any, items: list[dict], recipe: Recipe, ckpt_
     trainer = SFTTrainer(
         model=model,
         args=args,
-        train_dataset=sft_dataset(items, cell_px=recipe.toy.cell_px),
+        train_dataset=sft_dataset(items),
         processing_class=processor,
         optimizers=(opt, sched),
         callbacks=[ResumeExactly()],
