@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import importlib.util
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -15,9 +16,32 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str) -> None:
+    """Names -> objects of one kind.
+
+    `items` are the built-ins of the module that owns the registry. `plugins` are modules that
+    register their objects here when imported (the toy world's tasks and rewards plug in as user
+    code would). They are imported once, the first time the registry is asked anything (an `add`
+    included, so that a user cannot shadow one of their names), so generic code that merely
+    imports the registry does not import them.
+    """
+
+    def __init__(self, kind: str, items: Mapping[str, T] | None = None, plugins: tuple[str, ...] = ()) -> None:
         self.kind = kind
-        self._items: dict[str, T] = {}
+        self.plugins = tuple(plugins)
+        self._items: dict[str, T] = dict(items or {})
+        self._plugins_state = "pending" if self.plugins else "loaded"  # pending | loading | loaded
+
+    def _load_plugins(self) -> None:
+        # A plugin calls `add` (and may `get`) on this registry while it loads: those calls
+        # must not import the plugins again, hence "loading" before the first import.
+        if self._plugins_state != "pending":
+            return
+        self._plugins_state = "loading"
+        try:
+            for module in self.plugins:
+                importlib.import_module(module)
+        finally:
+            self._plugins_state = "loaded"
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
@@ -27,12 +51,14 @@ class Registry(Generic[T]):
         return deco
 
     def add(self, name: str, obj: T) -> None:
+        self._load_plugins()
         if name in self._items:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._items[name] = obj
 
     def get(self, name: str) -> T:
         """A registered name, or `path/to/file.py:attr` for user code."""
+        self._load_plugins()
         if name in self._items:
             return self._items[name]
         if ":" in name and name.split(":", 1)[0].endswith(".py"):
@@ -42,12 +68,15 @@ class Registry(Generic[T]):
         raise UserError(f"unknown {self.kind} {name!r}{hint} (known: {', '.join(sorted(self._items))})")
 
     def names(self) -> list[str]:
+        self._load_plugins()
         return sorted(self._items)
 
     def __contains__(self, name: str) -> bool:
+        self._load_plugins()
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
+        self._load_plugins()
         return iter(sorted(self._items))
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from seethink.data.synth import (
+from seethink.data.toyworld.scenes import Scene
+from seethink.data.toyworld.synth import (
     CAPTION_PREFIX,
     caption_filter,
     caption_item,
@@ -14,7 +15,6 @@ from seethink.data.synth import (
     synthesize,
     write_splits,
 )
-from seethink.data.toyworld.scenes import Scene
 from seethink.utils import read_jsonl
 
 

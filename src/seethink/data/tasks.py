@@ -10,8 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from seethink.config import ToyWorldSpec
-from seethink.data.toyworld import caption_items, generate_items
-from seethink.data.toyworld.attribution import READINGS, classify, subquestion_items
 from seethink.registry import Registry
 from seethink.rewards.core import RewardFn, build_reward
 
@@ -32,37 +30,8 @@ class Task:
     classify: Callable[[dict, str], str] | None = None
 
 
-TASKS: Registry[Task] = Registry("task")
-
-
-def _toy(capability: str) -> Task:
-    name = f"toy_{capability}"
-
-    def gen(n: int, split: str, seed: int, world: ToyWorldSpec) -> list[dict]:
-        return generate_items(capability, n, split, seed, world, task=name)  # the world travels whole
-
-    return Task(name=name, capability=capability, generate=gen)
-
-
-def _toy_caption() -> Task:
-    """Caption SFT (the ablation of perception RL): image in, the scene's caption out.
-
-    Train with `trainer.kind: sft`: the target is the plain caption, which the GRPO reward
-    (a `\\boxed{}` answer) cannot score.
-    """
-    name = "toy_caption"
-
-    def gen(n: int, split: str, seed: int, world: ToyWorldSpec) -> list[dict]:
-        return caption_items(n, split, seed, world, task=name)
-
-    return Task(name=name, capability="caption", generate=gen)
-
-
-for _cap in ("perception", "text", "visual"):
-    TASKS.add(f"toy_{_cap}", _toy(_cap))
-_visual = TASKS.get("toy_visual")
-_visual.subitems, _visual.readings, _visual.classify = subquestion_items, dict(READINGS), classify
-TASKS.add("toy_caption", _toy_caption())
+# The toy world plugs in as user code would: its module registers its tasks when first asked for.
+TASKS: Registry[Task] = Registry("task", plugins=("seethink.data.toyworld.tasks",))
 
 
 def get_task(name: str) -> Task:

@@ -17,7 +17,6 @@ from seethink.rewards.guard import GuardedRewards, RewardFaults
 from seethink.rewards.mathcheck import judge
 
 RewardFn = Callable[[str, dict], dict[str, float]]
-REWARDS: Registry[RewardFn] = Registry("reward")
 
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 
@@ -124,22 +123,12 @@ def think_match_reward(completion: Any, item: dict) -> dict[str, float]:
     return {"overall": score, "think_match": score}
 
 
-def inventory_reward(completion: Any, item: dict) -> dict[str, float]:
-    """1 when the `<think>` opens with exactly the scene's inventory (toy items whose worked
-    solutions have one, `toy.inventory`), else 0: a verifiable reward for reading the image
-    right, beside `accuracy` for answering right. Items without an inventory score 0.
-    """
-    from seethink.data.toyworld.generators import inventory_read_right
-
-    score = 1.0 if inventory_read_right(item, _text(completion)) else 0.0
-    return {"overall": score, "inventory": score}
-
-
-REWARDS.add("format", format_reward)
-REWARDS.add("accuracy", accuracy_reward)
-REWARDS.add("closeness", closeness_reward)
-REWARDS.add("think_match", think_match_reward)
-REWARDS.add("inventory", inventory_reward)
+# The toy world plugs in as user code would: its module registers its rewards when first asked for.
+REWARDS: Registry[RewardFn] = Registry(
+    "reward",
+    {"format": format_reward, "accuracy": accuracy_reward, "closeness": closeness_reward, "think_match": think_match_reward},
+    plugins=("seethink.data.toyworld.rewards",),
+)
 
 
 def part_name(spec: str) -> str:
