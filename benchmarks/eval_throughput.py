@@ -51,7 +51,7 @@ def _items(args: argparse.Namespace) -> tuple[list[dict], str, bool]:
 
     if (args.data / "testmini.jsonl").is_file():
         return load("mathvision", args.data)[: args.items], f"MATH-Vision testmini ({args.data})", True
-    from seethink.data.toyworld import generate_items
+    from seethink.toyworld import generate_items
 
     return generate_items("perception", args.items, "test", seed=0), "toy-world perception items", False
 
@@ -66,8 +66,8 @@ def main() -> None:
     from seethink.data.prompts import render_prompt
     from seethink.eval.bench_run import evaluate_benchmarks, read_responses
     from seethink.eval.engine import generate
-    from seethink.models.build_toy import build_toy
     from seethink.models.load import load_model
+    from seethink.toyworld.model import build_toy
     from seethink.utils import pin_threads
 
     threads = pin_threads(args.threads)
@@ -126,7 +126,7 @@ def decoding(args: argparse.Namespace) -> None:
     from seethink.data.tasks import get_task
     from seethink.eval.engine import generate
     from seethink.models.load import load_model
-    from seethink.training.warmstart import shipped_base
+    from seethink.toyworld.warmstart import shipped_base
     from seethink.utils import pin_threads
 
     threads = pin_threads(args.threads or 1)

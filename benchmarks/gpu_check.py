@@ -208,7 +208,7 @@ def _free(device: str) -> None:
 
 
 def _shipped_tokenizer_dir() -> Path | None:
-    from seethink.training.warmstart import shipped_base
+    from seethink.toyworld.warmstart import shipped_base
 
     d = shipped_base()
     return d if (d / "tokenizer.json").is_file() else None

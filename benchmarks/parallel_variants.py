@@ -48,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = args.base
         if not base:
-            from seethink.models.build_toy import build_toy
+            from seethink.toyworld.model import build_toy
 
             base = str(build_toy(Path(tmp) / "model"))
         times: dict[int, list[float]] = {1: [], 2: []}

@@ -31,10 +31,10 @@ def main() -> None:
 
     from seethink.data.images import item_images
     from seethink.data.prompts import render_prompt
-    from seethink.data.toyworld import generate_items
     from seethink.eval.engine import generate
-    from seethink.models.build_toy import build_toy
     from seethink.models.load import load_model
+    from seethink.toyworld import generate_items
+    from seethink.toyworld.model import build_toy
     from seethink.utils import pin_threads
 
     pin_threads()

@@ -81,8 +81,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="model dir (default: a fresh random tiny VLM)")
     args = ap.parse_args()
 
-    from seethink.data.toyworld import generate_items
-    from seethink.models.build_toy import build_toy
+    from seethink.toyworld import generate_items
+    from seethink.toyworld.model import build_toy
     from seethink.utils import pin_threads, seed_everything
 
     pin_threads()

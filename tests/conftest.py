@@ -29,7 +29,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A freshly built (random) tiny Qwen2-VL, saved once per session."""
-    from seethink.models.build_toy import build_toy
+    from seethink.toyworld.model import build_toy
 
     return build_toy(tmp_path_factory.mktemp("tiny-vlm"))
 

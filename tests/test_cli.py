@@ -86,7 +86,7 @@ def test_eval_command_on_a_local_model(cli, tiny_model_dir, tmp_path):
 
 
 def test_eval_does_not_reuse_another_models_results(cli, tiny_model_dir, tmp_path):
-    from seethink.models.build_toy import build_toy
+    from seethink.toyworld.model import build_toy
 
     other = build_toy(tmp_path / "other", seed=5)
     out = tmp_path / "ev"

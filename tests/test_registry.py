@@ -90,7 +90,7 @@ def test_generic_modules_do_not_import_the_toy_world_until_asked():
         assert not [m for m in sys.modules if "toyworld" in m], sorted(sys.modules)
         assert {"toy_perception", "toy_text", "toy_visual", "toy_caption"} <= set(TASKS.names())
         assert "inventory" in REWARDS
-        from seethink.data.toyworld.rewards import inventory_reward
+        from seethink.toyworld.rewards import inventory_reward
         assert REWARDS.get("inventory") is inventory_reward
         assert TASKS.get("toy_visual").classify is not None
     """)

@@ -329,7 +329,7 @@ def toy_base(
     A fresh machine whose settings match its recorded cache key then copies it instead of
     spending 13 minutes building it; any other setting builds its own.
     """
-    from seethink.training.warmstart import export_base, shipped_base
+    from seethink.toyworld.warmstart import export_base, shipped_base
     from seethink.utils import pin_threads
 
     recipe = _recipe(None, overrides)

@@ -13,8 +13,8 @@ from seethink.data.captions import convert_captions
 from seethink.data.images import item_images
 from seethink.data.prompts import render_prompt
 from seethink.data.tasks import get_task
-from seethink.data.toyworld.scenes import Scene
 from seethink.errors import UserError
+from seethink.toyworld.scenes import Scene
 
 
 def _png(path: Path, color: tuple[int, int, int]) -> Path:

@@ -29,8 +29,8 @@ from seethink.data.easyr1 import (
 )
 from seethink.data.export import write_toy_items
 from seethink.data.prompts import render_prompt
-from seethink.data.toyworld import generate_items
 from seethink.errors import UserError
+from seethink.toyworld import generate_items
 from seethink.utils import read_jsonl, write_jsonl
 
 

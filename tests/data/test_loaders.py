@@ -16,8 +16,8 @@ from seethink.data.commands import register
 from seethink.data.export import write_items
 from seethink.data.images import item_images
 from seethink.data.loaders import convert, load_items, normalize_question, parse_mapping
-from seethink.data.toyworld import generate_items
 from seethink.errors import UserError
+from seethink.toyworld import generate_items
 from seethink.utils import read_jsonl
 
 

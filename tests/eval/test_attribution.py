@@ -7,8 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seethink.data.toyworld import generate_items
-from seethink.data.toyworld.attribution import (
+from seethink.eval.attribution import (
+    attribute,
+    available_readings,
+    primary_reading,
+    probe_flag,
+    probe_subquestions,
+)
+from seethink.rewards import build_reward
+from seethink.toyworld import generate_items
+from seethink.toyworld.attribution import (
     CATEGORIES,
     PROBES,
     READINGS,
@@ -19,16 +27,8 @@ from seethink.data.toyworld.attribution import (
     stated_count,
     subquestion_items,
 )
-from seethink.data.toyworld.generators import COUNT_OPTIONS, LETTERS, enumerate_matches, scene_inventory
-from seethink.data.toyworld.scenes import COLORS, SHAPES, Obj, Scene
-from seethink.eval.attribution import (
-    attribute,
-    available_readings,
-    primary_reading,
-    probe_flag,
-    probe_subquestions,
-)
-from seethink.rewards import build_reward
+from seethink.toyworld.generators import COUNT_OPTIONS, LETTERS, enumerate_matches, scene_inventory
+from seethink.toyworld.scenes import COLORS, SHAPES, Obj, Scene
 
 OPS = {"product": ("*", lambda a, b: a * b), "sum": ("+", lambda a, b: a + b),
        "difference": ("-", lambda a, b: a - b)}

@@ -17,16 +17,14 @@ import pytest
 
 from seethink.eval.attribution import attribute
 from seethink.eval.attribution_judge import (
-    TOY_CALIBRATION,
     VerdictCache,
     VerdictError,
     agreement,
-    calibrate,
     judge_reading,
     parse_verdict,
-    toy_calibration_set,
 )
 from seethink.eval.judge import Judge
+from seethink.toyworld.judge_calibration import TOY_CALIBRATION, calibrate, toy_calibration_set
 
 SECRET = "sk-attribution-never-written"
 OBJ = re.compile(r"an? (red|green|blue|yellow) (square|circle|triangle) in row")

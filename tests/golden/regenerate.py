@@ -31,7 +31,7 @@ def _render_chat(messages: list[dict]) -> str:
 def prompts_text() -> str:
     """One held-out item of each toy capability (seed 11), as the model's prompt."""
     from seethink.data.prompts import render_prompt
-    from seethink.data.toyworld import generate_items
+    from seethink.toyworld import generate_items
 
     items = [generate_items(c, 1, "test", seed=11)[0] for c in ("perception", "text", "visual")]
     return "\n-----\n".join(render_prompt(it) for it in items) + "\n"
@@ -40,7 +40,7 @@ def prompts_text() -> str:
 def chat_text() -> str:
     """The chat template applied to an image item and a text item."""
     from seethink.data.prompts import to_messages
-    from seethink.data.toyworld import generate_items
+    from seethink.toyworld import generate_items
 
     item = generate_items("perception", 1, "test", seed=11)[0]
     text_item = generate_items("text", 1, "test", seed=11)[0]

@@ -18,7 +18,7 @@ from seethink.data.tasks import get_task
 from seethink.eval.engine import _with_placeholders
 from seethink.models import fastgen
 from seethink.models.load import load_model
-from seethink.training.warmstart import shipped_base
+from seethink.toyworld.warmstart import shipped_base
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import torch
 
 from seethink.data.images import item_images
 from seethink.data.prompts import to_messages
-from seethink.data.toyworld import generate_items
 from seethink.errors import UserError
 from seethink.models.load import load_model, load_processor
+from seethink.toyworld import generate_items
 
 
 def test_toy_model_reloads_with_a_real_processor(tiny_model_dir: Path):
@@ -80,7 +80,7 @@ def test_loader_errors_are_clear(tmp_path: Path):
 
 
 def test_rebuild_is_deterministic(tmp_path: Path):
-    from seethink.models.build_toy import build_toy
+    from seethink.toyworld.model import build_toy
 
     a, _ = load_model(build_toy(tmp_path / "a", seed=3))
     b, _ = load_model(build_toy(tmp_path / "b", seed=3))
@@ -91,7 +91,7 @@ def test_rebuild_is_deterministic(tmp_path: Path):
 def test_image_after_text_template_puts_the_image_tokens_after_the_question(tmp_path: Path):
     """toy_model.image_after_text: the same conversation, text first; generation still runs."""
     from seethink.config import ToyModelSpec
-    from seethink.models.build_toy import build_toy
+    from seethink.toyworld.model import build_toy
 
     model_dir = build_toy(tmp_path / "m", ToyModelSpec(image_after_text=True))
     model, processor = load_model(model_dir)

@@ -156,9 +156,9 @@ def test_think_match_credits_each_word_read_as_the_worked_solution_reads_it():
 
 
 def test_inventory_reward_pays_for_reading_the_scene_right():
-    from seethink.data.toyworld import generate_items
-    from seethink.data.toyworld.rewards import inventory_reward
     from seethink.rewards.core import REWARDS
+    from seethink.toyworld import generate_items
+    from seethink.toyworld.rewards import inventory_reward
 
     assert REWARDS.get("inventory") is inventory_reward
     item = generate_items("visual", 1, "test", seed=4, inventory=True)[0]

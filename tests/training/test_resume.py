@@ -386,10 +386,10 @@ def one_thread():  # noqa: ANN201
 
 def test_interrupted_evaluation_continues_where_it_stopped(tiny_model_dir: Path, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch, one_thread: None):
-    import seethink.eval.toy as toy
+    import seethink.toyworld.evaluate as toy
     from seethink.config import load_recipe
-    from seethink.data.toyworld import generate_items
     from seethink.eval.run import evaluate_checkpoint
+    from seethink.toyworld import generate_items
 
     recipe = load_recipe(None, ["eval.batch_size=2", "eval.max_new_tokens=6"])
     items = generate_items("perception", 4, "test", seed=5) + generate_items("text", 2, "test", seed=5)

@@ -149,7 +149,7 @@ def test_accumulation_rollout_batch_and_loss_knobs_run_through_trl(tiny_model_di
 def test_lean_decoding_trains_the_same_as_transformers_generate(tmp_path: Path):
     """Same seed, same stage, both decode loops: the same completions step after step, so the
     same logged rewards, lengths and losses (the warm toy base: a model that ends its answers)."""
-    from seethink.training.warmstart import shipped_base
+    from seethink.toyworld.warmstart import shipped_base
 
     items = get_task("toy_visual").generate(12, "train", 3, ToyWorldSpec())
     logs = {}

@@ -48,7 +48,7 @@ def allowed_of(f: dataclasses.Field[Any]) -> Allowed | None:
 
 
 # ---------------------------------------------------------------- the toy world's vocabulary
-# What `toy.*` may choose from; the renderer (seethink.data.toyworld.scenes) draws exactly these.
+# What `toy.*` may choose from; the renderer (seethink.toyworld.scenes) draws exactly these.
 
 RGB = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "yellow": (235, 200, 30)}
 # Every shape the renderer can draw (`toy.shapes` picks from these). Plurals are name + "s".
@@ -100,7 +100,7 @@ class ToyModelSpec:
 
 @dataclass
 class ToyWorldSpec:
-    """Difficulty knobs of the procedural world (see data/toyworld and docs/toy-world.md).
+    """Difficulty knobs of the procedural world (see toyworld and docs/toy-world.md).
 
     The defaults are the original world, item for item and pixel for pixel. The perception
     knobs below make the image harder to read without changing what a question means: every

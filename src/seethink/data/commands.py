@@ -178,9 +178,9 @@ def data_synth(
     max_new_tokens: Annotated[int, typer.Option(help="tokens per filter answer")] = 64,
 ) -> None:
     """Perception data from captions: template questions, caption filter, 85/5/10 split."""
-    from seethink.data.toyworld.synth import caption_filter, synthesize, write_splits
     from seethink.models.load import load_model
     from seethink.models.resolve import resolve_model
+    from seethink.toyworld.synth import caption_filter, synthesize, write_splits
     from seethink.utils import pin_threads
 
     if n_scenes < 1:

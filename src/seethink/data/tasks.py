@@ -31,7 +31,7 @@ class Task:
 
 
 # The toy world plugs in as user code would: its module registers its tasks when first asked for.
-TASKS: Registry[Task] = Registry("task", plugins=("seethink.data.toyworld.tasks",))
+TASKS: Registry[Task] = Registry("task", plugins=("seethink.toyworld.tasks",))
 
 
 def get_task(name: str) -> Task:

@@ -6,7 +6,7 @@ cannot tell (None). A reading is either a function `(item, response) -> bool | N
 what the response itself says: a scene inventory, the facts its trace states, or later an LLM
 judge's verdict) or a *probe*: the model is asked the item's perception sub-questions on their
 own (`probe_subquestions`) and a wrong sub-answer flags the item. Nothing here knows a dataset:
-the toy world's readings live in `seethink.data.toyworld.attribution` (READINGS, PROBES).
+the toy world's readings live in `seethink.toyworld.attribution` (READINGS, PROBES).
 
 `attribute` reports each reading's flag rate on wrong answers AND on right answers. The second
 is the calibration check: a reading that flags most right answers too is not measuring the cause

@@ -12,7 +12,7 @@ file (`judged_<results file>`) is written beside the results file and scored ins
 Sampled answers (n per item) are scored the same way, one results file per sample index
 (`samples/J/<results file>`); an item's `sampled_correct` is its fraction of correct samples.
 
-Prediction rows have the toy predictions' schema (`seethink.eval.toy`), so intervals,
+Prediction rows have the toy predictions' schema (`seethink.toyworld.evaluate`), so intervals,
 `seethink compare` and the study's contrasts read them unchanged: `id` (namespaced
 `bench:NAME:ITEM`, unique across benchmarks), `item_id`, `capability` (`bench:NAME`), `answer`,
 `response`, `correct` (greedy), `sampled_correct` (with samples), `format`, `response_tokens`,

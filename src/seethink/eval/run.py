@@ -1,4 +1,5 @@
-"""Evaluate one checkpoint on toy held-out items, writing predictions and metrics.
+"""Evaluate one checkpoint on toy held-out items (the `toy` evaluator of
+`seethink.eval.evaluators`), writing predictions and metrics.
 
 The model is loaded in `eval.dtype` and moved to `eval.device` (`seethink.eval.device`: auto =
 a CUDA GPU in bf16 where it has native bf16, else the CPU in `model.dtype`).
@@ -25,7 +26,7 @@ def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recip
     import json
 
     from seethink.eval.device import load_for_eval, placement
-    from seethink.eval.toy import evaluate_model
+    from seethink.eval.evaluators import get_evaluator
 
     out = Path(out_dir)
     done = out / "metrics.json"
@@ -53,7 +54,7 @@ def evaluate_checkpoint(model_path: str | Path, items: list[dict], recipe: Recip
                                            trust_remote_code=recipe.model.trust_remote_code, log=log)
     r = recipe.reward
     reward = build_reward(r.accuracy_weight, r.format_weight, r.extra, r.extra_weights, timeout_s=r.timeout_s)
-    metrics, preds = evaluate_model(
+    metrics, preds = get_evaluator("toy").evaluate(
         model, processor, items, reward, ablation=recipe.eval.ablation, max_new_tokens=recipe.eval.max_new_tokens,
         batch_size=recipe.eval.batch_size, name=out.name, resume_file=partial,
         samples=recipe.eval.samples, temperature=recipe.eval.temperature, top_p=recipe.eval.top_p,

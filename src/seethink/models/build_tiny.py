@@ -22,6 +22,7 @@ architecture's real code paths on a CPU; they are far too small to learn anythin
 from __future__ import annotations
 
 import copy
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,10 @@ _INTERNVL_TOKENS = {
     "video_token": "<video>",
 }
 
+# Where a tokenizer is not given, one is trained on the toy world's text (the embedded toy
+# model's corpus), named here and imported on first use so that models do not import the world.
+_DEFAULT_CORPUS = "seethink.toyworld.model:tokenizer_corpus"
+
 # A smaller shape than the embedded toy model: these models only have to run.
 TINY_SPEC = ToyModelSpec(hidden_size=64, num_layers=2, num_heads=4, num_kv_heads=2, intermediate_size=128,
                          vision_depth=2, vision_width=64, vision_heads=4)
@@ -48,10 +53,10 @@ TINY_SPEC = ToyModelSpec(hidden_size=64, num_layers=2, num_heads=4, num_kv_heads
 def _base_tokenizer(tokenizer: Any, world: ToyWorldSpec, vocab_size: int) -> Any:
     """A copy of the given tokenizer (object or directory), or a freshly trained one."""
     if tokenizer is None:
-        from seethink.models.build_toy import _corpus
         from seethink.models.tokenizer import train_tokenizer
 
-        return train_tokenizer(_corpus(world), vocab_size=vocab_size)
+        module, attr = _DEFAULT_CORPUS.split(":")
+        return train_tokenizer(getattr(importlib.import_module(module), attr)(world), vocab_size=vocab_size)
     if isinstance(tokenizer, (str, Path)):
         from transformers import AutoTokenizer
 
@@ -80,9 +85,9 @@ def _internvl_tokenizer(tok: Any) -> Any:
 
 
 def _rope(head_dim: int, theta: float, **extra: Any) -> dict[str, Any]:
-    from seethink.models.build_toy import _mrope_section
+    from seethink.models.qwen2vl import mrope_section
 
-    return {"rope_type": "default", "rope_theta": theta, "mrope_section": _mrope_section(head_dim), **extra}
+    return {"rope_type": "default", "rope_theta": theta, "mrope_section": mrope_section(head_dim), **extra}
 
 
 def _text_common(spec: ToyModelSpec, tok: Any) -> dict[str, Any]:
@@ -212,7 +217,7 @@ def build_tiny(arch: str, out_dir: str | Path, *, tokenizer: Any = None, spec: T
     if arch == "qwen2_vl":
         from transformers import Qwen2VLProcessor
 
-        from seethink.models.build_toy import build_model
+        from seethink.models.qwen2vl import build_model
 
         proc_cls, ip = Qwen2VLProcessor, _qwen_image_processor(side, 14)
         processor = shim_class(proc_cls)(image_processor=ip, tokenizer=tok, chat_template=tok.chat_template)

@@ -127,7 +127,7 @@ def think_match_reward(completion: Any, item: dict) -> dict[str, float]:
 REWARDS: Registry[RewardFn] = Registry(
     "reward",
     {"format": format_reward, "accuracy": accuracy_reward, "closeness": closeness_reward, "think_match": think_match_reward},
-    plugins=("seethink.data.toyworld.rewards",),
+    plugins=("seethink.toyworld.rewards",),
 )
 
 

@@ -28,16 +28,11 @@ from seethink.utils import atomic_write_text, write_json
 
 
 def resolve_base(recipe: Recipe, log: Any = print) -> Path:
-    if recipe.model.path == "toy":
-        from seethink.training.warmstart import cached_base, ensure_toy_base
+    from seethink.models.resolve import run_base
 
-        if dist.world_size() > 1 and not (cached_base(recipe) / "warmstart.json").is_file():
-            raise UserError(
-                "model.path=toy: the toy warm start runs in one process and is not cached yet; build it first "
-                "without accelerate (e.g. `seethink eval --model toy --n 1 --no-ablation` with the same "
-                "toy/toy_model/warmstart settings), then launch again"
-            )
-        return ensure_toy_base(recipe, log=log)
+    named = run_base(recipe.model.path, recipe, log=log)
+    if named is not None:
+        return named
     p = Path(recipe.model.path).expanduser()
     if not p.is_dir():
         raise UserError(f"config key 'model.path': model directory not found: {recipe.model.path}")

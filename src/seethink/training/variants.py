@@ -90,12 +90,12 @@ def combine(toy: dict | None, toy_preds: list[dict], bench: dict[str, dict], ben
     """One model's summary: the toy metrics as they are when there is no benchmark; otherwise the
     metrics of every scored item (toy and benchmark items, each benchmark a capability
     `bench:NAME`) plus `benchmarks`: each benchmark's official metrics and protocol."""
-    from seethink.eval.toy import summarize
+    from seethink.eval.evaluators import get_evaluator
 
     if not bench:
         return toy or {}
     preds = toy_preds + bench_preds
-    out = summarize(preds, preds)
+    out = get_evaluator("toy").summarize(preds, preds)
     if toy and "ablation" in toy:
         out["ablation"] = toy["ablation"]
     keep = ("accuracy", "correct", "total", "sampled_accuracy", "protocol", "rule", "score_strict", "score_loose")

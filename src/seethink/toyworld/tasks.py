@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from seethink.config import ToyWorldSpec
 from seethink.data.tasks import TASKS, Task
-from seethink.data.toyworld.attribution import READINGS, classify, subquestion_items
-from seethink.data.toyworld.generators import caption_items, generate_items
+from seethink.toyworld.attribution import READINGS, classify, subquestion_items
+from seethink.toyworld.generators import caption_items, generate_items
 
 
 def _toy(capability: str) -> Task:

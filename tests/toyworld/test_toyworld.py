@@ -3,9 +3,9 @@ import re
 import pytest
 from PIL import Image
 
-from seethink.data.toyworld import generate_items, render_scene
-from seethink.data.toyworld.generators import COUNT_OPTIONS, PERCEPTION_FAMILIES, split_of
-from seethink.data.toyworld.scenes import RGB, Scene
+from seethink.toyworld import generate_items, render_scene
+from seethink.toyworld.generators import COUNT_OPTIONS, PERCEPTION_FAMILIES, split_of
+from seethink.toyworld.scenes import RGB, Scene
 
 CAPS = ("perception", "text", "visual")
 
@@ -30,7 +30,7 @@ def test_held_out_never_overlaps_training(cap):
 
 
 def split_of_item(item):
-    from seethink.data.toyworld.scenes import Scene
+    from seethink.toyworld.scenes import Scene
 
     scene_key = Scene.from_facts(item["facts"]).key() if "objects" in item["facts"] else ""
     return split_of(item["question"] + "|" + scene_key)
@@ -133,7 +133,7 @@ def test_perception_answers_are_balanced_within_each_family():
     """No constant answer may beat chance: GRPO otherwise learns to answer the common letter."""
     from collections import Counter, defaultdict
 
-    from seethink.data.toyworld.generators import _N_OPTIONS
+    from seethink.toyworld.generators import _N_OPTIONS
 
     letters: dict[str, Counter] = defaultdict(Counter)
     for it in generate_items("perception", 1200, "train", seed=3):
@@ -150,8 +150,8 @@ def test_held_out_perception_is_stratified_so_majority_is_chance():
     right equally often (to one item), so the majority-answer baseline is chance, whatever n."""
     from collections import Counter, defaultdict
 
-    from seethink.data.toyworld.generators import _N_OPTIONS, PERCEPTION_FAMILIES
-    from seethink.eval.toy import majority_baseline
+    from seethink.toyworld.evaluate import majority_baseline
+    from seethink.toyworld.generators import _N_OPTIONS, PERCEPTION_FAMILIES
 
     items = generate_items("perception", 200, "test", seed=5)
     families = Counter(it["facts"]["family"] for it in items)
@@ -169,7 +169,7 @@ def test_held_out_perception_is_stratified_so_majority_is_chance():
 
 def test_inventory_opens_image_solutions_and_lists_in_its_order():
     """`inventory` changes only the worked solutions: they open with the scene by colour."""
-    from seethink.data.toyworld.scenes import COLORS
+    from seethink.toyworld.scenes import COLORS
 
     for cap in ("perception", "visual"):
         plain = generate_items(cap, 60, "train", seed=5)
@@ -194,7 +194,7 @@ def test_inventory_opens_image_solutions_and_lists_in_its_order():
 
 
 def test_inventory_grading_needs_the_whole_inventory():
-    from seethink.data.toyworld.generators import inventory_read_right
+    from seethink.toyworld.generators import inventory_read_right
 
     it = next(i for i in generate_items("perception", 40, "test", seed=2, inventory=True)
               if len({o["color"] for o in i["facts"]["objects"]}) >= 2)

@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from seethink.data.toyworld.generators import COUNT_OPTIONS
-from seethink.data.toyworld.scenes import COLORS, SHAPES, Scene, sample_scene
+from seethink.toyworld.generators import COUNT_OPTIONS
+from seethink.toyworld.scenes import COLORS, SHAPES, Scene, sample_scene
 
 LETTERS = "ABCDEFGHIJ"
 YES_NO = ["yes", "no"]

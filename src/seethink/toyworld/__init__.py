@@ -3,7 +3,7 @@
 Its settings, perception difficulty included, are one `seethink.config.ToyWorldSpec`.
 """
 
-from seethink.data.toyworld.generators import caption_items, generate_items
-from seethink.data.toyworld.scenes import Scene, render_scene, sample_world_scene
+from seethink.toyworld.generators import caption_items, generate_items
+from seethink.toyworld.scenes import Scene, render_scene, sample_world_scene
 
 __all__ = ["Scene", "caption_items", "generate_items", "render_scene", "sample_world_scene"]

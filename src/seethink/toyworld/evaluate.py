@@ -21,10 +21,11 @@ from tqdm.auto import tqdm
 
 from seethink.data.images import item_images
 from seethink.data.prompts import render_prompt
-from seethink.data.toyworld.generators import inventory_read_right
-from seethink.data.toyworld.scenes import blank_like
 from seethink.eval.engine import count_tokens, generate
+from seethink.eval.evaluators import EVALUATORS, Evaluator
 from seethink.rewards.core import RewardFn
+from seethink.toyworld.generators import inventory_read_right
+from seethink.toyworld.scenes import blank_like
 from seethink.utils import append_jsonl, read_appended_jsonl
 
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
@@ -198,3 +199,14 @@ def evaluate_model(
             )
             metrics["ablation"][mode] = {c: v["accuracy"] for c, v in m["by_capability"].items()}
     return metrics, preds
+
+
+def _evaluate(*args: Any, **kwargs: Any) -> tuple[dict, list[dict]]:
+    return evaluate_model(*args, **kwargs)  # looked up per call, so the module's function can be swapped
+
+
+def _summarize(preds: list[dict], items: list[dict]) -> dict:
+    return summarize(preds, items)
+
+
+EVALUATORS.add("toy", Evaluator(evaluate=_evaluate, summarize=_summarize))

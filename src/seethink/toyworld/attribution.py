@@ -44,14 +44,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from seethink.data.toyworld.generators import (
+from seethink.toyworld.generators import (
     COUNT_OPTIONS,
     LETTERS,
     enumerate_matches,
     inventory_read_right,
     scene_inventory,
 )
-from seethink.data.toyworld.scenes import ALL_SHAPES, COLORS, Scene
+from seethink.toyworld.scenes import ALL_SHAPES, COLORS, Scene
 
 Reading = Callable[[dict, str], bool | None]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from seethink.data.toyworld.generators import inventory_read_right
 from seethink.rewards.core import REWARDS, _text
+from seethink.toyworld.generators import inventory_read_right
 
 
 def inventory_reward(completion: Any, item: dict) -> dict[str, float]:

@@ -24,8 +24,9 @@ from PIL import Image, ImageDraw
 from seethink.config import Recipe, ToyWorldSpec, load_recipe, validate
 from seethink.data.images import item_images
 from seethink.data.tasks import get_task
-from seethink.data.toyworld import caption_items, generate_items, render_scene, scenes
-from seethink.data.toyworld.generators import (
+from seethink.errors import UserError
+from seethink.toyworld import caption_items, generate_items, render_scene, scenes
+from seethink.toyworld.generators import (
     COUNT_OPTIONS,
     LETTERS,
     PERCEPTION_FAMILIES,
@@ -34,7 +35,7 @@ from seethink.data.toyworld.generators import (
     scene_inventory,
     split_of,
 )
-from seethink.data.toyworld.scenes import (
+from seethink.toyworld.scenes import (
     ALL_SHAPES,
     COLORS,
     DISTRACTOR_RGB,
@@ -47,7 +48,6 @@ from seethink.data.toyworld.scenes import (
     sample_scene,
     sample_world_scene,
 )
-from seethink.errors import UserError
 
 ALL = list(ALL_SHAPES)
 # One world per knob (each at a setting that makes it matter), the original world, and all together.

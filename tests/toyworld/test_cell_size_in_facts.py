@@ -11,8 +11,8 @@ from seethink.config import load_recipe
 from seethink.data.export import write_toy_items
 from seethink.data.images import item_images
 from seethink.data.plan import eval_items, stage_items
-from seethink.data.toyworld.attribution import subquestion_items
-from seethink.training.warmstart import sft_items
+from seethink.toyworld.attribution import subquestion_items
+from seethink.toyworld.warmstart import sft_items
 from seethink.utils import read_jsonl
 
 

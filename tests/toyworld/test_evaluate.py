@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seethink.data.toyworld import generate_items
 from seethink.eval.engine import generate
-from seethink.eval.toy import _images, evaluate_model, majority_baseline, summarize
 from seethink.rewards import build_reward
+from seethink.toyworld import generate_items
+from seethink.toyworld.evaluate import _images, evaluate_model, majority_baseline, summarize
 
 
 def test_ablation_images():

@@ -29,8 +29,8 @@ from typing import Any
 from seethink import __version__
 from seethink.config import Recipe
 from seethink.data.tasks import get_task
-from seethink.data.toyworld.scenes import COLORS, SHAPES, render_scene, sample_world_scene
 from seethink.errors import UserError
+from seethink.toyworld.scenes import COLORS, SHAPES, render_scene, sample_world_scene
 from seethink.training.resume import logged_train_loss
 from seethink.utils import atomic_dir, seed_everything, write_json
 
@@ -398,8 +398,8 @@ def build_warm_base(recipe: Recipe, out_dir: Path, log: Any = print) -> dict:
 def _vision_unit(recipe: Recipe, out_dir: Path, t0: float, log: Any) -> dict:
     """The built, vision-pretrained model in `out_dir/vision` (unless done); `vision.json`'s stats.
     A new vision model drops the SFT units built on another one."""
-    from seethink.models.build_toy import build_toy
     from seethink.models.load import load_model
+    from seethink.toyworld.model import build_toy
 
     vision, vision_done = out_dir / "vision", out_dir / "vision.json"
     if not vision_done.is_file():

@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 
 from seethink.config import load_recipe
-from seethink.data.toyworld.scenes import blank_like, render_scene, sample_scene
-from seethink.training.warmstart import _cell_labels, cache_key, pretrain_vision
+from seethink.toyworld.scenes import blank_like, render_scene, sample_scene
+from seethink.toyworld.warmstart import _cell_labels, cache_key, pretrain_vision
 
 
 def test_vision_pretraining_reads_cells_and_blank_images_carry_nothing(tiny_model_dir: Path):
@@ -62,7 +62,7 @@ def test_cache_key_tracks_settings():
     assert cache_key(a) == cache_key(load_recipe(None, ["trainer.learning_rate=0.5"]))
     # Options added after bases were cached are keyed only when they change the build, so a
     # cached base stays valid across the update; every other value gets its own base.
-    from seethink.training.warmstart import _KEYED_ONLY_WHEN_SET, _key_section
+    from seethink.toyworld.warmstart import _KEYED_ONLY_WHEN_SET, _key_section
 
     for section, added in _KEYED_ONLY_WHEN_SET.items():
         assert not set(added) & set(_key_section(section, getattr(a, section)))
@@ -77,7 +77,7 @@ def test_task_weights_set_the_mix_and_are_checked():
     import pytest
 
     from seethink.errors import UserError
-    from seethink.training.warmstart import sft_items
+    from seethink.toyworld.warmstart import sft_items
 
     r = load_recipe(None, ["warmstart.items_per_capability=10", "warmstart.task_weights=[2,1,0.5]"])
     counts = Counter(it["capability"] for it in sft_items(r))
@@ -95,7 +95,7 @@ def test_direct_fraction_gives_some_choice_items_an_answer_without_reading():
 
     from seethink.errors import UserError
     from seethink.rewards import accuracy_reward, format_reward
-    from seethink.training.warmstart import sft_items
+    from seethink.toyworld.warmstart import sft_items
 
     keys = ["warmstart.items_per_capability=200"]
     plain = {it["id"]: it for it in sft_items(load_recipe(None, keys))}
@@ -113,8 +113,8 @@ def test_direct_fraction_gives_some_choice_items_an_answer_without_reading():
 
 
 def test_factored_vision_labels_split_the_cell_class_into_shape_and_colour():
-    from seethink.data.toyworld.scenes import COLORS, SHAPES
-    from seethink.training.warmstart import _factor_labels
+    from seethink.toyworld.scenes import COLORS, SHAPES
+    from seethink.toyworld.warmstart import _factor_labels
 
     joint = torch.tensor([0] + [1 + s * len(COLORS) + c for s in range(len(SHAPES)) for c in range(len(COLORS))])
     shape, colour = _factor_labels(joint)
@@ -151,7 +151,7 @@ def test_toy_base_command_writes_an_artefact_a_fresh_cache_loads(tmp_path: Path,
     import json
     import os
 
-    from seethink.training import warmstart
+    from seethink.toyworld import warmstart
 
     art = tmp_path / "toy_base"
     code, out, err = cli(["toy-base", "--out", str(art), *SMOKE_WARMSTART])
@@ -180,7 +180,7 @@ def test_the_shipped_base_matches_the_default_settings():
     on every fresh machine)."""
     import json
 
-    from seethink.training.warmstart import shipped_base
+    from seethink.toyworld.warmstart import shipped_base
 
     marker = shipped_base() / "warmstart.json"
     assert marker.is_file(), "run `seethink toy-base` to build the shipped base"
@@ -193,8 +193,8 @@ def test_cell_labels_for_worlds_with_more_cells_than_tokens_and_more_kinds():
     import random
 
     from seethink.config import ToyWorldSpec
-    from seethink.data.toyworld.scenes import COLORS, SHAPES, sample_world_scene
-    from seethink.training.warmstart import vision_layout
+    from seethink.toyworld.scenes import COLORS, SHAPES, sample_world_scene
+    from seethink.toyworld.warmstart import vision_layout
 
     default = ToyWorldSpec()
     assert vision_layout(default) == (1, 1 + 3 * 4)
@@ -226,7 +226,7 @@ def test_vision_layout_refuses_cells_that_do_not_tile_a_token():
 
     from seethink.config import ToyWorldSpec
     from seethink.errors import UserError
-    from seethink.training.warmstart import vision_layout
+    from seethink.toyworld.warmstart import vision_layout
 
     with pytest.raises(UserError, match="cell_px=20"):
         vision_layout(ToyWorldSpec(cell_px=20))

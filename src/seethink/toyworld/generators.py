@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from seethink.data.toyworld.scenes import COLORS, SHAPES, Scene, dress_scene, sample_scene
+from seethink.toyworld.scenes import COLORS, SHAPES, Scene, dress_scene, sample_scene
 
 if TYPE_CHECKING:
     from seethink.config import ToyWorldSpec

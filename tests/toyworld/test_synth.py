@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from seethink.data.toyworld.scenes import Scene
-from seethink.data.toyworld.synth import (
+from seethink.toyworld.scenes import Scene
+from seethink.toyworld.synth import (
     CAPTION_PREFIX,
     caption_filter,
     caption_item,
