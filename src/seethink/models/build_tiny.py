@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from seethink.config import ToyModelSpec, ToyWorldSpec
+from seethink.models.qwen2vl import rope, text_common
 
 ARCHS = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "internvl")
 
@@ -84,28 +85,6 @@ def _internvl_tokenizer(tok: Any) -> Any:
     return out
 
 
-def _rope(head_dim: int, theta: float, **extra: Any) -> dict[str, Any]:
-    from seethink.models.qwen2vl import mrope_section
-
-    return {"rope_type": "default", "rope_theta": theta, "mrope_section": mrope_section(head_dim), **extra}
-
-
-def _text_common(spec: ToyModelSpec, tok: Any) -> dict[str, Any]:
-    return {
-        "vocab_size": len(tok),
-        "hidden_size": spec.hidden_size,
-        "intermediate_size": spec.intermediate_size,
-        "num_hidden_layers": spec.num_layers,
-        "num_attention_heads": spec.num_heads,
-        "num_key_value_heads": spec.num_kv_heads,
-        "max_position_embeddings": 2048,
-        "bos_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
-        "eos_token_id": tok.convert_tokens_to_ids("<|im_end|>"),
-        "pad_token_id": tok.pad_token_id,
-        "tie_word_embeddings": spec.tie_embeddings,
-    }
-
-
 def _qwen_ids(tok: Any) -> dict[str, Any]:
     return {
         "image_token_id": tok.convert_tokens_to_ids("<|image_pad|>"),
@@ -130,7 +109,7 @@ def _build_qwen2_5_vl(spec: ToyModelSpec, tok: Any, side: int) -> tuple[Any, Any
 
     head_dim = spec.hidden_size // spec.num_heads
     config = Qwen2_5_VLConfig(
-        text_config={**_text_common(spec, tok), "rope_parameters": _rope(head_dim, 10000.0)},
+        text_config={**text_common(spec, tok), "rope_parameters": rope(head_dim, 10000.0)},
         vision_config={
             "depth": spec.vision_depth,
             "hidden_size": spec.vision_width,
@@ -154,8 +133,8 @@ def _build_qwen3_vl(spec: ToyModelSpec, tok: Any, side: int) -> tuple[Any, Any, 
 
     head_dim = spec.hidden_size // spec.num_heads
     config = Qwen3VLConfig(
-        text_config={**_text_common(spec, tok), "head_dim": head_dim,
-                     "rope_parameters": _rope(head_dim, 10000.0, mrope_interleaved=True)},
+        text_config={**text_common(spec, tok), "head_dim": head_dim,
+                     "rope_parameters": rope(head_dim, 10000.0, mrope_interleaved=True)},
         vision_config={
             "depth": spec.vision_depth,
             "hidden_size": spec.vision_width,
@@ -181,7 +160,7 @@ def _build_internvl(spec: ToyModelSpec, tok: Any, side: int) -> tuple[Any, Any, 
     patch = 14
     tile = (side // patch) * patch
     config = InternVLConfig(
-        text_config={**_text_common(spec, tok), "model_type": "qwen2", "rope_parameters":
+        text_config={**text_common(spec, tok), "model_type": "qwen2", "rope_parameters":
                      {"rope_type": "default", "rope_theta": 10000.0}},
         vision_config={
             "hidden_size": spec.vision_width,

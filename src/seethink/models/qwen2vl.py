@@ -3,6 +3,8 @@ vocabulary and the special token ids): the embedded toy model and the `qwen2_vl`
 
 from __future__ import annotations
 
+from typing import Any
+
 from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
 from seethink.config import ToyModelSpec
@@ -16,25 +18,33 @@ def mrope_section(head_dim: int) -> list[int]:
     return [t, h, half - t - h]
 
 
+def rope(head_dim: int, theta: float, **extra: Any) -> dict[str, Any]:
+    """Rotary settings with Qwen2-VL's 3D split of the frequencies."""
+    return {"rope_type": "default", "rope_theta": theta, "mrope_section": mrope_section(head_dim), **extra}
+
+
+def text_common(spec: ToyModelSpec, tok: Any) -> dict[str, Any]:
+    """The text decoder's settings every tiny architecture shares (shape, vocabulary, special ids)."""
+    return {
+        "vocab_size": len(tok),
+        "hidden_size": spec.hidden_size,
+        "intermediate_size": spec.intermediate_size,
+        "num_hidden_layers": spec.num_layers,
+        "num_attention_heads": spec.num_heads,
+        "num_key_value_heads": spec.num_kv_heads,
+        "max_position_embeddings": 2048,
+        "bos_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
+        "eos_token_id": tok.convert_tokens_to_ids("<|im_end|>"),
+        "pad_token_id": tok.pad_token_id,
+        "tie_word_embeddings": spec.tie_embeddings,
+    }
+
+
 def build_model(spec: ToyModelSpec, processor: Qwen2VLProcessor) -> Qwen2VLForConditionalGeneration:
     tok = processor.tokenizer
     ids = {t: tok.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")}
-    vocab = len(tok)
     config = Qwen2VLConfig(
-        text_config={
-            "vocab_size": vocab,
-            "hidden_size": spec.hidden_size,
-            "intermediate_size": spec.intermediate_size,
-            "num_hidden_layers": spec.num_layers,
-            "num_attention_heads": spec.num_heads,
-            "num_key_value_heads": spec.num_kv_heads,
-            "max_position_embeddings": 2048,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope_section(spec.hidden_size // spec.num_heads)},
-            "bos_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
-            "eos_token_id": tok.convert_tokens_to_ids("<|im_end|>"),
-            "pad_token_id": tok.pad_token_id,
-            "tie_word_embeddings": spec.tie_embeddings,
-        },
+        text_config={**text_common(spec, tok), "rope_parameters": rope(spec.hidden_size // spec.num_heads, 10000.0)},
         vision_config={
             "depth": spec.vision_depth,
             "embed_dim": spec.vision_width,
