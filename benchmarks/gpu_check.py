@@ -262,7 +262,8 @@ def _pad_vocab(tok: Any, vocab: int, folder: Path) -> Any:
 def _config(shape: str, tok: Any) -> Any:
     from transformers import Qwen2_5_VLConfig
 
-    from seethink.models.build_tiny import _qwen_ids, _rope
+    from seethink.models.build_tiny import _qwen_ids
+    from seethink.models.qwen2vl import rope
 
     sh = SHAPES[shape]
     vocab = sh["vocab"] or len(tok)
@@ -276,7 +277,7 @@ def _config(shape: str, tok: Any) -> Any:
         "num_key_value_heads": sh["kv_heads"],
         "max_position_embeddings": sh["max_positions"],
         "rms_norm_eps": 1e-6,
-        "rope_parameters": _rope(head_dim, sh["rope_theta"]),  # mrope [16, 24, 24] at head width 128
+        "rope_parameters": rope(head_dim, sh["rope_theta"]),  # mrope [16, 24, 24] at head width 128
         "bos_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
         "eos_token_id": tok.convert_tokens_to_ids("<|im_end|>"),
         "pad_token_id": tok.pad_token_id,
