@@ -573,6 +573,7 @@ def part_eval(s: dict[str, Any], work: Path) -> dict[str, Any]:
     patches = contextlib.ExitStack()
     with patches:
         patches.enter_context(_patched(bench_generate, "generate", timed))  # the HF engine
+        _count_generated(patches, rec)
         if s["eval_backend"] != "hf":
             from seethink.eval import vllm_engine
 
@@ -584,14 +585,51 @@ def part_eval(s: dict[str, Any], work: Path) -> dict[str, Any]:
     m = res["mathvision"]
     mem = _peak_memory(device)
     _free(device)
-    mean_tokens = m["lengths"]["response_tokens"]["mean"]
-    tokens = mean_tokens * m["total"]
+    # Tokens the model generated (counted from its output ids where the HF loop ran; otherwise the
+    # re-tokenized response text, which a random model's byte soup inflates many times over).
+    tokens = rec.get("new_tokens") or m["lengths"]["response_tokens"]["mean"] * m["total"]
+    mean_tokens = round(tokens / m["total"], 1) if m["total"] else 0.0
     return {"status": "ok", "items": m["total"], "accuracy": m["accuracy"], "mean_response_tokens": mean_tokens,
+            "tokens_counted": "generated ids" if rec.get("new_tokens") else "re-tokenized text",
             "gen_s": round(rec["gen_s"], 2),
             "gen_tokens_per_s_per_gpu": round(tokens / rec["gen_s"], 1) if rec["gen_s"] else None,
             "items_per_s": round(m["total"] / rec["gen_s"], 2) if rec["gen_s"] else None,
             "placed": {k: m["run"].get(k) for k in ("device", "dtype", "backend")},
             "memory": mem, "part_s": round(time.perf_counter() - t0, 2)}
+
+
+def _count_generated(patches: contextlib.ExitStack, rec: dict[str, Any]) -> None:
+    """Count the new tokens of every HF generation call (transformers' loop and the lean one) into
+    rec["new_tokens"]: ids after the prompt that are not padding (a row's end-of-text included)."""
+    from transformers.generation.utils import GenerationMixin
+
+    from seethink.models import fastgen
+
+    depth = {"n": 0}
+
+    def counting(original: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            depth["n"] += 1  # the lean loop may hand over to transformers': count the outer call only
+            try:
+                out = original(*args, **kwargs)
+            finally:
+                depth["n"] -= 1
+            ids = kwargs.get("input_ids")
+            if depth["n"]:
+                return out
+            seqs = getattr(out, "sequences", out)
+            model = args[0] if args else None
+            pad = getattr(getattr(model, "generation_config", None), "pad_token_id", None)
+            if ids is not None and hasattr(seqs, "shape"):
+                new = seqs[:, ids.shape[1]:]  # (rows, new tokens)
+                rec["new_tokens"] = rec.get("new_tokens", 0) + int((new != pad).sum() if pad is not None
+                                                                   else new.numel())
+            return out
+
+        return wrapper
+
+    patches.enter_context(_patched(GenerationMixin, "generate", counting))
+    patches.enter_context(_patched(fastgen, "generate", counting))
 
 
 def run_part(part: str, s: dict[str, Any], work: Path) -> dict[str, Any]:

@@ -64,6 +64,8 @@ def test_gpu_check_tiny_on_cpu(tmp_path: Path) -> None:
     if MATHVISION.is_file():
         assert ev["status"] == "ok", ev
         assert ev["items"] == 32 and ev["gen_tokens_per_s_per_gpu"] > 0
+        # Counted from the generated ids: never more than the cap of new tokens per answer.
+        assert ev["tokens_counted"] == "generated ids" and 0 < ev["mean_response_tokens"] <= 16
         assert ev["placed"] == {"device": "cpu", "dtype": "float32", "backend": "hf"}
     else:
         assert ev["status"] == "skipped" and "MATH-Vision" in ev["reason"]
