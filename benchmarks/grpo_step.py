@@ -9,10 +9,13 @@ generation (`_generate_single_turn`: the rollouts), reward (`_calculate_rewards`
 (the rest of `_generate_and_score_completions`: the reference model's and, when needed, the
 old policy's log-probs), policy forward + backward (the rest of `training_step`), optimizer
 (`optimizer.step` and the scheduler), and other (data loading, logging, callbacks). The first
-steps warm up and are left out of the split. Both decode loops run, alternating, in one run:
-transformers' `generate` and seethink's lean loop (`trainer.fast_generation`, the default;
-`seethink.models.fastgen`), after two checks of the same math: greedy tokens identical on a toy
-batch, and the loss TRL logs at step 0 equal on both paths (same seed, so same rollouts).
+steps warm up and are left out of the split. Three paths run, alternating, in one run: TRL as
+it comes (transformers' `generate`, TRL's log-probability pass), seethink's lean decode loop
+(`trainer.fast_generation`; `seethink.models.fastgen`), and the lean loop with shared prompt
+passes for the policy's and reference's log-probabilities (`trainer.shared_prompt`;
+`seethink.models.shared_prompt`), the last two on by default on a CPU. First, checks of the same
+math: greedy tokens identical on a toy batch, and the loss and gradient norm TRL logs at the
+first steps equal on every path (same seed, so same rollouts).
 
 The scaling table times a few steps at other group sizes, prompts per step and completion
 lengths, so a run's length can be predicted from its settings. Run it on an idle machine:
@@ -32,7 +35,8 @@ from typing import Any
 
 TIMES: dict[str, float] = defaultdict(float)
 STEP_TIMES: list[float] = []
-LOSSES: list[float] = []
+LOSSES: list[tuple[float, float]] = []  # (loss, grad_norm) per logged step
+PATHS = {"TRL as is": (False, False), "lean decoding": (True, False), "+ shared prompt": (True, True)}
 
 
 @contextlib.contextmanager
@@ -79,13 +83,13 @@ def instrument() -> Any:
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
             if logs and "loss" in logs:
-                LOSSES.append(float(logs["loss"]))
+                LOSSES.append((float(logs["loss"]), float(logs.get("grad_norm", float("nan")))))
 
     return StepTimer()
 
 
 def run(model: Path, steps: int, batch: int, group: int, length: int, timer: Any,
-        fast: bool = True) -> tuple[float, dict[str, float]]:
+        path: tuple[bool, bool] = (True, True)) -> tuple[float, dict[str, float]]:
     """Mean seconds per step after the warm-up steps, and the split of those steps (s per step)."""
     from unittest import mock
 
@@ -95,7 +99,8 @@ def run(model: Path, steps: int, batch: int, group: int, length: int, timer: Any
 
     items = get_task("toy_visual").generate(max(64, steps * batch), "train", 0, ToyWorldSpec())
     t = TrainerSpec(max_steps=steps, batch_size=batch, group_size=group, learning_rate=2e-5, beta=0.1,
-                    max_completion_length=length, save_steps=0, bf16=False, fast_generation=fast)
+                    max_completion_length=length, save_steps=0, bf16=False, fast_generation=path[0],
+                    shared_prompt=path[1])
     warm = min(3, steps - 1)
     TIMES.clear()
     STEP_TIMES.clear()
@@ -133,8 +138,8 @@ def _rows(per_step: float, split: dict[str, float]) -> dict[str, float]:
     return rows
 
 
-def same_math(model: Path, timer: Any) -> tuple[bool, float, float]:
-    """Greedy tokens identical on a toy batch, and TRL's logged loss at step 0 on both paths."""
+def same_math(model: Path, timer: Any) -> tuple[bool, dict[str, list[tuple[float, float]]]]:
+    """Greedy tokens identical on a toy batch; TRL's logged (loss, grad norm) of 3 steps on each path."""
     import torch
 
     from seethink.config import ToyWorldSpec
@@ -155,11 +160,16 @@ def same_math(model: Path, timer: Any) -> tuple[bool, float, float]:
         ref = type(m).generate(m, **enc, max_new_tokens=80, do_sample=False)
         lean = fastgen.generate(m, **enc, max_new_tokens=80, do_sample=False)
     greedy_same = ref.shape == lean.shape and bool(torch.equal(ref, lean))
-    losses = []
-    for fast in (False, True):
-        run(model, 2, 4, 5, 80, timer, fast=fast)
-        losses.append(LOSSES[0])
-    return greedy_same, losses[0], losses[1]
+    logged = {}
+    for name, path in PATHS.items():
+        run(model, 4, 4, 5, 80, timer, path=path)
+        logged[name] = list(LOSSES[:3])
+    return greedy_same, logged
+
+
+def _agree(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
+    return len(a) == len(b) and all(abs(x - y) <= 1e-6 + 1e-3 * abs(x) for pa, pb in zip(a, b, strict=True)
+                                    for x, y in zip(pa, pb, strict=True))
 
 
 def main() -> None:
@@ -178,30 +188,36 @@ def main() -> None:
     pin_threads(args.threads)
     model = Path(resolve_model(args.model, load_recipe(None, [])))
     timer = instrument()
-    greedy_same, loss_hf, loss_lean = same_math(model, timer)
-    per: dict[bool, list[float]] = {False: [], True: []}
-    splits: dict[bool, dict[str, float]] = {False: defaultdict(float), True: defaultdict(float)}
+    greedy_same, logged = same_math(model, timer)
+    per: dict[str, list[float]] = {name: [] for name in PATHS}
+    splits: dict[str, dict[str, float]] = {name: defaultdict(float) for name in PATHS}
     for _ in range(args.reps):
-        for fast in (False, True):
-            s, split = run(model, args.steps, 4, 5, 80, timer, fast=fast)
-            per[fast].append(s)
+        for name, path in PATHS.items():
+            s, split = run(model, args.steps, 4, 5, 80, timer, path=path)
+            per[name].append(s)
             for k, v in _rows(s, split).items():
-                splits[fast][k] += v / args.reps
-    hf, lean = sum(per[False]) / args.reps, sum(per[True]) / args.reps
+                splits[name][k] += v / args.reps
+    mean = {name: sum(v) / args.reps for name, v in per.items()}
     print(f"\nGRPO step, 4 prompts x 5 samples, <= 80 new tokens, {args.threads} thread(s), {args.steps} steps "
           f"({min(3, args.steps - 1)} warm-up left out), {args.reps} alternating repetitions per path")
-    print(f"{'phase (s/step)':<36} {'transformers':>12} {'lean':>8}")
+    print(f"{'phase (s/step)':<36}" + "".join(f"{name:>17}" for name in PATHS))
     for k in ROWS:
-        print(f"{k:<36} {splits[False][k]:12.3f} {splits[True][k]:8.3f}")
-    print(f"{'step':<36} {hf:12.3f} {lean:8.3f}")
-    print(f"\nstep ratio (transformers' generate / lean decoding): {hf / lean:.2f}x "
-          f"(per repetition: {', '.join(f'{a / b:.2f}' for a, b in zip(per[False], per[True], strict=True))})")
-    print(f"generation ratio: {splits[False]['generation'] / splits[True]['generation']:.2f}x")
-    print(f"greedy tokens identical: {greedy_same}; loss at step 0: {loss_hf:.6g} vs {loss_lean:.6g} "
-          f"({'same' if abs(loss_hf - loss_lean) <= 1e-6 + 1e-4 * abs(loss_hf) else 'DIFFERENT'})")
+        print(f"{k:<36}" + "".join(f"{splits[name][k]:17.3f}" for name in PATHS))
+    print(f"{'step':<36}" + "".join(f"{mean[name]:17.3f}" for name in PATHS))
+    first = next(iter(PATHS))
+    for name in list(PATHS)[1:]:
+        reps = ", ".join(f"{a / b:.2f}" for a, b in zip(per[first], per[name], strict=True))
+        print(f"step ratio ({first} / {name}): {mean[first] / mean[name]:.2f}x (per repetition: {reps})")
+    print(f"generation ratio ({first} / lean decoding): "
+          f"{splits[first]['generation'] / splits['lean decoding']['generation']:.2f}x")
+    print(f"greedy tokens identical: {greedy_same}")
+    for name, got in logged.items():
+        shown = "; ".join(f"{loss:.4g}, {gn:.6g}" for loss, gn in got)
+        verdict = "" if name == first else (" (same)" if _agree(logged[first], got) else " (DIFFERENT)")
+        print(f"(loss, grad norm) of steps 1-3, {name}: {shown}{verdict}")
     if args.no_scaling:
         return
-    print("\nseconds per step, lean decoding (8 steps each, 3 warm-up):")
+    print("\nseconds per step, lean decoding and shared prompts (8 steps each, 3 warm-up):")
     print(f"{'prompts':>7} {'group':>5} {'max tokens':>10} {'s/step':>8}")
     for batch, group, length in ((4, 5, 80), (2, 5, 80), (8, 5, 80), (4, 2, 80), (4, 8, 80), (4, 5, 40), (4, 5, 160)):
         s, _ = run(model, 8, batch, group, length, timer)

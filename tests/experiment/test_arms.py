@@ -11,6 +11,8 @@ from seethink.errors import UserError
 from seethink.experiment.arms import BUILTIN, resolve_arm, resolve_arms, stage_steps
 from seethink.experiment.units import plan_arm
 
+SMOKE_STUDY = Path(__file__).resolve().parents[2] / "recipes" / "toy" / "study_smoke.yaml"
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -99,3 +101,17 @@ def test_bad_arms_fail_with_a_reason(overrides, message):
 def test_bad_experiment_settings_are_refused_by_the_config(override, message):
     with pytest.raises(UserError, match=message):
         _recipe(override)
+
+
+def test_a_directory_holds_one_experiment_whatever_the_speed_switches(tmp_path: Path):
+    """Units run in parts pool only when their settings match; switches between paths that compute
+    the same thing (lean decoding, shared prompt passes), workers and seeds do not count."""
+    from seethink.experiment.run import _check_same_experiment, _save_experiment
+
+    recipe = load_recipe(SMOKE_STUDY)
+    _save_experiment(tmp_path, recipe, resolve_arms(recipe), [0])
+    same = load_recipe(SMOKE_STUDY, ["trainer.fast_generation=false", "trainer.shared_prompt=true",
+                                "eval.fast_generation=false", "experiment.workers=1", "experiment.seeds=[4]"])
+    _check_same_experiment(tmp_path, same)
+    with pytest.raises(UserError, match="other settings .*trainer"):
+        _check_same_experiment(tmp_path, load_recipe(SMOKE_STUDY, ["trainer.learning_rate=1e-3"]))

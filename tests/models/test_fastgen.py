@@ -185,7 +185,7 @@ def test_repeated_prompts_computed_once_same_tokens(base):
     """A GRPO batch (4 prompts x 5 rows): the prompt pass runs on 4 rows, the draws match HF's on 20."""
     model, processor = base
     enc = _repeat_rows(_batch(processor, n_visual=4, n_text=0), 5)
-    sel, inv, sub = fastgen._shared_prompts(model.config, enc["input_ids"], enc["attention_mask"],
+    sel, inv, sub = fastgen.shared_prompts(model.config, enc["input_ids"], enc["attention_mask"],
                                             {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask")})
     assert sel.tolist() == [0, 5, 10, 15] and inv.tolist() == [i // 5 for i in range(20)]
     assert sub["pixel_values"].shape[0] == enc["pixel_values"].shape[0] // 5
@@ -202,7 +202,7 @@ def test_same_text_other_image_is_not_shared(base):
     same_text = {k: v.clone() for k, v in enc.items()}
     same_text["input_ids"][1] = same_text["input_ids"][0]
     same_text["attention_mask"][1] = same_text["attention_mask"][0]
-    sel, inv, _ = fastgen._shared_prompts(model.config, same_text["input_ids"], same_text["attention_mask"],
+    sel, inv, _ = fastgen.shared_prompts(model.config, same_text["input_ids"], same_text["attention_mask"],
                                           {k: v for k, v in same_text.items()
                                            if k not in ("input_ids", "attention_mask")})
     assert sel.tolist() == [0, 1] and inv.tolist() == [0, 1]

@@ -268,6 +268,11 @@ class TrainerSpec:
     # is arithmetic, and there generate was faster: docs/performance.md); true: on any device;
     # false: transformers' generate.
     fast_generation: bool | None = None
+    # GRPO log-probabilities (policy and reference) with each distinct prompt run once for its
+    # whole group (seethink.models.shared_prompt: the full pass's values and gradients up to float
+    # rounding) on the models it supports. Unset: on a CPU only (it materialises the completion
+    # logits, small for a small vocabulary); true: on any device; false: TRL's own pass.
+    shared_prompt: bool | None = None
 
 
 @dataclass

@@ -22,6 +22,13 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+def _err(pairs: list[list[float]]) -> np.ndarray:
+    """Error-bar lengths (2, N) below and above each value. An interval resampled around a share
+    at 0 or 100% can sit a rounding step off the point itself; matplotlib refuses negative
+    lengths, so those become 0 (the bar then shows the side that exists)."""
+    return np.clip(np.array(pairs, dtype=float).reshape(-1, 2).T, 0.0, None)
+
+
 def accuracy_bars(arm_rows: list[dict], caps: list[str], metric: str) -> bytes:
     """Arm x capability accuracy with 95% intervals (error bars)."""
     groups = [*caps, OVERALL]
@@ -31,7 +38,7 @@ def accuracy_bars(arm_rows: list[dict], caps: list[str], metric: str) -> bytes:
     for i, r in enumerate(arm_rows):
         stats = [r.get(f"{metric}/{c}") for c in groups]
         means = [s["mean"] if s else 0.0 for s in stats]
-        err = np.array([[s["mean"] - s["ci_low"], s["ci_high"] - s["mean"]] if s else [0, 0] for s in stats]).T
+        err = _err([[s["mean"] - s["ci_low"], s["ci_high"] - s["mean"]] if s else [0, 0] for s in stats])
         xs = [g + (i - (len(arms) - 1) / 2) * width for g in range(len(groups))]
         ax.bar(xs, means, width, yerr=err, capsize=2, label=r["arm"])
     ax.set_xticks(range(len(groups)), groups)
@@ -78,8 +85,8 @@ def attribution_bars(rows: list[dict], reading: str) -> bytes:
     fig, ax = plt.subplots(figsize=(1.1 * len(arms) + 2.5, 3.2))
     for k, (side, colour) in enumerate((("wrong", "tab:red"), ("right", "tab:gray"))):
         vals = [r[side]["share"] if r.get(side) else 0.0 for r in rows]
-        err = np.array([[r[side]["share"] - r[side]["ci_low"], r[side]["ci_high"] - r[side]["share"]]
-                        if r.get(side) else [0, 0] for r in rows]).T
+        err = _err([[r[side]["share"] - r[side]["ci_low"], r[side]["ci_high"] - r[side]["share"]]
+                    if r.get(side) else [0, 0] for r in rows])
         ax.bar([i + (k - 0.5) * 0.38 for i in range(len(arms))], vals, 0.38, yerr=err, capsize=2, color=colour,
                label=f"{side} answers flagged")
     ax.set_xticks(range(len(arms)), arms, rotation=30, ha="right", fontsize=7)

@@ -62,10 +62,27 @@ def _check_same_experiment(exp: Path, recipe: Recipe) -> None:
         tree.get("experiment", {}).pop("workers", None)
         tree.pop("threads", None)
         tree.pop("parallel", None)
+        _drop_speed_switches(tree)
     if old != new:
         keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         raise UserError(f"{exp} holds an experiment with other settings ({', '.join(keys)} differ); "
                         "use another --out, or the same recipe and overrides")
+
+
+# Switches between paths that compute the same thing (the same tokens for the same seed, the same
+# log-probabilities to float rounding): units run with either pool into one experiment.
+SPEED_SWITCHES = ("fast_generation", "shared_prompt")
+
+
+def _drop_speed_switches(tree: Any) -> None:
+    if isinstance(tree, dict):
+        for key in SPEED_SWITCHES:
+            tree.pop(key, None)
+        for v in tree.values():
+            _drop_speed_switches(v)
+    elif isinstance(tree, list):
+        for v in tree:
+            _drop_speed_switches(v)
 
 
 def normalized_tree(tree: dict[str, Any], where: str) -> dict[str, Any]:

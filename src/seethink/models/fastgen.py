@@ -39,14 +39,14 @@ SUPPORTED = ("qwen2_vl", "qwen2_5_vl")
 _ORIGINAL = "_seethink_hf_generate"
 
 
-def _base(model: Any) -> Any:
+def base_model(model: Any) -> Any:
     """The transformers model under a PEFT wrapper, if any."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def unsupported(model: Any) -> str | None:
     """Why the lean loop cannot run this model, or None when it can."""
-    base = _base(model)
+    base = base_model(model)
     cfg = base.config
     if getattr(cfg, "model_type", None) not in SUPPORTED:
         return f"model type {getattr(cfg, 'model_type', None)!r} (supported: {', '.join(SUPPORTED)})"
@@ -83,11 +83,11 @@ def _config(model: Any, generation_config: Any, kwargs: dict) -> tuple[Any, dict
     return gc, model_kwargs
 
 
-class _Decoder:
+class Decoder:
     """The text decoder's weights, read once per `generate` call (the policy changes between calls)."""
 
     def __init__(self, model: Any):
-        base = _base(model)
+        base = base_model(model)
         self.lm = base.model.language_model
         self.head = base.lm_head
         self.layers = list(self.lm.layers)
@@ -131,8 +131,8 @@ class _Decoder:
             q, k, v = self.qkv(i, x)
             q = q.view(b, 1, -1, hd).transpose(1, 2)  # (B, H, 1, hd)
             k = k.view(b, 1, -1, hd).transpose(1, 2)  # (B, Hkv, 1, hd)
-            q = q * cos + _rotate_half(q) * sin
-            k = k * cos + _rotate_half(k) * sin
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
             keys[i][:, :, c] = k[:, :, 0]
             values[i][:, :, c] = v.view(b, -1, hd)
             o = F.scaled_dot_product_attention(q, keys[i][:, :, : c + 1], values[i][:, :, : c + 1],
@@ -142,12 +142,12 @@ class _Decoder:
         return self.head(self.lm.norm(h))[:, -1]  # (B, V)
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def _cache_tensors(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def cache_tensors(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
     layers = getattr(cache, "layers", None)
     if layers is not None:
         return [(layer.keys, layer.values) for layer in layers]
@@ -161,14 +161,14 @@ def generate(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor |
     call = dict(kwargs, input_ids=input_ids, attention_mask=attention_mask, generation_config=generation_config)
     if unsupported(model) is not None:
         return hf(**call)
-    base = _base(model)  # HF's generation helpers live on the transformers model, not on a PEFT wrapper
+    base = base_model(model)  # HF's generation helpers live on the transformers model, not on a PEFT wrapper
     gc, model_kwargs = _config(base, generation_config, kwargs)
     if _unsupported_call(gc, kwargs) is not None:
         return hf(**call)
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
     n = gc.num_return_sequences or 1
-    sel, inv, prompt_kwargs = _shared_prompts(base.config, input_ids, attention_mask, model_kwargs)
+    sel, inv, prompt_kwargs = shared_prompts(base.config, input_ids, attention_mask, model_kwargs)
     first = copy.deepcopy(gc)  # HF's prompt pass: the cache and the first token's raw logits
     first.max_new_tokens, first.min_new_tokens, first.max_length = 1, None, None
     first.num_return_sequences, first.do_sample = 1, False
@@ -201,7 +201,7 @@ def _image_slices(config: Any, input_ids: torch.Tensor, kwargs: dict) -> list[tu
     return out
 
 
-def _shared_prompts(config: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+def shared_prompts(config: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                     kwargs: dict) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Which rows to run the prompt pass on: one per distinct prompt (text, padding and images).
 
@@ -281,7 +281,7 @@ def _prefill_state(model: Any, first: Any, attention_mask: torch.Tensor, rows: t
     total = l0 + max_new_tokens
     cache = getattr(first, "cache", None) or getattr(first, "past_key_values", None)
     keys, values = [], []
-    for k, v in _cache_tensors(cache):  # (U, Hkv, L0, hd) each
+    for k, v in cache_tensors(cache):  # (U, Hkv, L0, hd) each
         kb = k.new_empty(rows.shape[0], k.shape[1], total, k.shape[3])
         vb = v.new_empty(rows.shape[0], v.shape[1], total, v.shape[3])
         kb[:, :, :l0], vb[:, :, :l0] = k[rows], v[rows]
@@ -289,7 +289,7 @@ def _prefill_state(model: Any, first: Any, attention_mask: torch.Tensor, rows: t
         values.append(vb)
     mask = torch.ones(rows.shape[0], total, dtype=torch.bool, device=attention_mask.device)
     mask[:, :l0] = attention_mask.bool()[rows]
-    deltas = _base(model).model.rope_deltas
+    deltas = base_model(model).model.rope_deltas
     if deltas is None:
         deltas = torch.zeros(attention_mask.shape[0], 1, dtype=torch.long, device=attention_mask.device)
     pos = attention_mask.long().sum(-1) + deltas.view(-1).to(attention_mask.device)  # (U,)
@@ -302,7 +302,7 @@ def _decode(model: Any, prompts: torch.Tensor, logits: torch.Tensor, live: _Live
     """Draw token after token as HF's sampling loop does; `logits` (B*n, V) are the first token's."""
     rows, l0 = prompts.shape
     total = l0 + gc.max_new_tokens
-    dec = _Decoder(model)
+    dec = Decoder(model)
     ids = prompts.new_empty(rows, total)
     ids[:, :l0] = prompts
     eos = gc._eos_token_tensor.to(prompts.device) if gc._eos_token_tensor is not None else None
@@ -343,7 +343,7 @@ def wanted(setting: bool | None, model: Any) -> bool:
     """
     if setting is not None:
         return setting
-    return next(_base(model).parameters()).device.type == "cpu"
+    return next(base_model(model).parameters()).device.type == "cpu"
 
 
 def install(model: Any) -> str | None:

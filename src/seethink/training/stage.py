@@ -344,12 +344,7 @@ def run_stage(
     t0 = time.time()
     tr, combined = _trainer(model, processor, items, trainer, reward, out_dir, seed=seed, guard=guard, loggers=loggers,
                             report_to=report_args, run_name=f"{variant}/{stage}")
-    from seethink.models import fastgen
-
-    if trainer.kind == "grpo" and not trainer.use_vllm and fastgen.wanted(trainer.fast_generation, tr.model):
-        why = fastgen.install(tr.model)
-        if why is not None:
-            log(f"[{variant}/{stage}] rollouts through transformers' generate (lean decoding does not cover {why})")
+    _install_fast_paths(tr, trainer, log, f"{variant}/{stage}")
     result = _train(tr, guard, resume_from, combined, trackers)
     faults = combined.faults if combined is not None else None
     if faults is not None and faults.summary():
@@ -360,6 +355,23 @@ def run_stage(
     return {"seconds": time.time() - t0, "world_size": int(tr.accelerator.num_processes), "lora_r": trainer.lora_r,
             "train_loss": logged_train_loss(tr.state, result.training_loss), "items": len(items),
             "steps": int(result.global_step), **(faults.totals() if faults is not None else {})}
+
+
+def _install_fast_paths(tr: Any, trainer: TrainerSpec, log: Any, tag: str) -> None:
+    """seethink's lean decode loop for rollouts and shared prompt passes for log-probabilities,
+    where the settings and the model allow (each says why when it cannot)."""
+    from seethink.models import fastgen, shared_prompt
+
+    if trainer.kind != "grpo":
+        return
+    if not trainer.use_vllm and fastgen.wanted(trainer.fast_generation, tr.model):
+        why = fastgen.install(tr.model)
+        if why is not None:
+            log(f"[{tag}] rollouts through transformers' generate (lean decoding does not cover {why})")
+    if shared_prompt.wanted(trainer.shared_prompt, tr.model):
+        why = shared_prompt.install(tr)
+        if why is not None:
+            log(f"[{tag}] log-probabilities through TRL's own pass (shared prompt passes do not cover {why})")
 
 
 def _stage_model(model_path: str | Path, resume_from: Path | None, trainer: TrainerSpec, *,
