@@ -301,3 +301,37 @@ def test_probe_returns_one_bool_per_subitem(tiny, items):
         assert all(isinstance(x, bool) for x in out[it["id"]])
     assert out[probed[3]["id"]] == []
     assert sorted(seen) == sorted(s["id"] for it in probed for s in subquestion_items(it))
+
+
+def test_category_rows_split_each_arms_wrong_answers(items):
+    """Per arm over seeds: hand-built wrong answers of each kind land in their category, with
+    shares that add up to 100 and intervals around them."""
+    from types import SimpleNamespace
+
+    from seethink.eval.attribution import CATEGORIES as LABELS
+    from seethink.experiment.attribution import category_rows
+
+    def wrong(item: dict, kind: str) -> str:
+        scene = _scene(item)
+        truth = [scene.count(**g) for _, g in question_groups(item)]  # type: ignore[union-attr]
+        if kind == "saw_wrong":
+            return _response(item, _in_group(item))
+        if kind == "misread_description":
+            groups = question_groups(item)
+            listings = [enumerate_matches(scene, **g, by_colour=True) for _, g in groups]  # type: ignore[union-attr]
+            listings[0] = ", ".join(f"{i + 1} red" for i in range(truth[0] + 1))
+            return _response(item, scene, listings)
+        return _response(item, scene, result=int(item["answer"]) + 1)
+
+    kinds = ["saw_wrong", "misread_description", "reasoned_wrong", "reasoned_wrong"]
+    preds = {it["id"]: {"id": it["id"], "capability": "visual", "correct": False,
+                        "response": wrong(it, kinds[k % 4])} for k, it in enumerate(items[:40])}
+    study = SimpleNamespace(arms=["staged"], arm_seeds=lambda arm: [0, 1], pred=lambda arm, seed: preds)
+    rows = category_rows(study, items)  # type: ignore[arg-type]
+    assert [r["arm"] for r in rows] == ["base", "staged"] and set(LABELS) == set(CATEGORIES)
+    staged = rows[1]
+    assert staged["saw_wrong"]["share"] == pytest.approx(25.0)
+    assert staged["misread_description"]["share"] == pytest.approx(25.0)
+    assert staged["reasoned_wrong"]["share"] == pytest.approx(50.0)
+    assert staged["undecided"]["share"] == 0.0
+    assert staged["reasoned_wrong"]["ci_low"] < 50.0 < staged["reasoned_wrong"]["ci_high"]

@@ -61,6 +61,7 @@ def test_report_has_the_claims_table_first_and_embeds_its_plots(study: Path):
     assert md.index("## Claims") < md.index("## Arms x capabilities")
     assert "staged beats merged" in md and "not measured" in md  # text_first is not in this study
     assert "Verdict: 'yes' if the 95% interval" in md
+    assert "| arm | saw the scene wrong | misread its own description |" in md  # where wrong answers went wrong
 
     class Page(HTMLParser):
         imgs: list[str] = []

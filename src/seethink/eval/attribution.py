@@ -41,6 +41,17 @@ ReadingFn = Callable[[dict, str], bool | None]
 # Preferred readings for the claims table, best first (see the module docstring).
 PRIMARY_ORDER = ("inventory", "subquestions")
 
+# Where a wrong answer went wrong, as a task's `classify` places it: it saw the scene wrong (its
+# own account of the image is not the image), it saw right but misread its own description (the
+# facts it then states disagree with that account), or its facts were right and it reasoned
+# wrong; undecided when the response has nothing to grade. With their labels for reports.
+CATEGORIES = {
+    "saw_wrong": "saw the scene wrong",
+    "misread_description": "misread its own description",
+    "reasoned_wrong": "reasoned wrong on right facts",
+    "undecided": "undecided",
+}
+
 
 def primary_reading(available: Sequence[str], order: Sequence[str] = PRIMARY_ORDER) -> str:
     """The reading the claims table should use among `available` (readings with decided answers,

@@ -63,3 +63,28 @@ def attribution_rows(study: Study, items: list[dict]) -> tuple[list[str], dict[s
                 row[side] = stats.share_ci(arrays) if sum(a.size for a in arrays) else None
             per_reading.setdefault(name, []).append(row)
     return names, per_reading
+
+
+def category_rows(study: Study, items: list[dict]) -> list[dict]:
+    """Per arm: the share of its wrong answers in each `CATEGORIES` place (the items' task's
+    `classify`), mean over seeds with a 95% interval; [] when no task classifies its errors."""
+    from seethink.eval.attribution import CATEGORIES, attribute
+    from seethink.experiment.probe import classifier_for
+
+    classify = classifier_for(items)
+    if classify is None:
+        return []
+    rows = []
+    for arm in ["base", *study.arms]:
+        seeds = [None] if arm == "base" else study.arm_seeds(arm)
+        per: dict[str, list[np.ndarray]] = {c: [] for c in CATEGORIES}
+        for s in seeds:
+            res = attribute(study.pred(arm, s).values(), items, {}, classify=classify)
+            placed = [r["category"] for r in res["items"] if "category" in r]
+            for c in CATEGORIES:
+                per[c].append(np.array([p == c for p in placed], dtype=float))
+        row: dict[str, Any] = {"arm": arm}
+        for c, arrays in per.items():
+            row[c] = stats.share_ci(arrays) if sum(a.size for a in arrays) else None
+        rows.append(row)
+    return rows

@@ -15,7 +15,7 @@ import numpy as np
 
 from seethink.experiment import plots
 from seethink.experiment.arms import DESCRIPTIONS
-from seethink.experiment.attribution import attribution_rows, study_items
+from seethink.experiment.attribution import attribution_rows, category_rows, study_items
 from seethink.experiment.claims import (
     FACTORIAL,
     VERDICT_RULE,
@@ -160,8 +160,25 @@ def attribution_blocks(study: Study) -> tuple[list[Block], str]:
             "image, " + "; ".join(f"{r['arm']} {_share(r.get('wrong'))}" for r in rows[primary])
             + " (right answers flagged: " + "; ".join(f"{r['arm']} {_share(r.get('right'))}" for r in rows[primary])
             + "). The paper reports 86.9% for its base model.")
-    return out + [("table", head, body), ("p", text), ("img", "attribution", plots.attribution_bars(rows[primary],
-                                                                                                   primary))], line
+    out += [("table", head, body), ("p", text), ("img", "attribution", plots.attribution_bars(rows[primary], primary))]
+    return out + _category_blocks(study, items), line
+
+
+def _category_blocks(study: Study, items: list[dict]) -> list[Block]:
+    """Where each arm's wrong answers went wrong, when the items' task can tell."""
+    from seethink.eval.attribution import CATEGORIES
+
+    rows = category_rows(study, items)
+    if not rows:
+        return []
+    head = ["arm", *CATEGORIES.values()]
+    body = [[r["arm"], *(_share(r.get(c)) for c in CATEGORIES)] for r in rows]
+    text = ("Where the wrong visual-reasoning answers went wrong: share (%) of each arm's wrong answers, mean over "
+            "seeds [95% interval]. Saw the scene wrong: the account of the image the response opens with (the toy "
+            "world's scene inventory) is not the image. Misread its own description: that account is right but the "
+            "facts the response then states (the counts it lists) disagree with it. Reasoned wrong on right facts: "
+            "both right, the answer still wrong. Undecided: nothing of the kind to grade.")
+    return [("table", head, body), ("p", text)]
 
 
 def _share(s: dict | None) -> str:

@@ -44,6 +44,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from seethink.eval.attribution import CATEGORIES as GENERIC_CATEGORIES
 from seethink.toyworld.generators import (
     COUNT_OPTIONS,
     LETTERS,
@@ -190,7 +191,7 @@ READINGS: dict[str, Reading] = {
     "own_description": own_description,
 }
 
-CATEGORIES = ("saw_wrong", "misread_description", "reasoned_wrong", "undecided")
+CATEGORIES = tuple(GENERIC_CATEGORIES)
 
 
 def classify(item: dict, response: str, *, scope: str = "scene") -> str:
