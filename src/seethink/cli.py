@@ -32,7 +32,7 @@ def _recipe(path_or_preset: str | None, overrides: list[str] | None):  # noqa: A
 
 @app.command()
 def demo(
-    preset: Annotated[str, typer.Option(help="smoke (pipeline check, <2 min), fast (the whole pipeline, ~7 min; RL within noise) or quick (the demo: RL measurably helps, ~30 min; alias gentle)")] = "quick",
+    preset: Annotated[str, typer.Option(help="smoke (pipeline check, <2 min), fast (the whole pipeline, ~7 min; RL within noise) or quick (the demo: RL measurably helps, ~25 min; alias gentle)")] = "quick",
     out: Annotated[Path | None, typer.Option(help="run directory (default runs/PRESET)")] = None,
     overrides: Overrides = None,
 ) -> None:
