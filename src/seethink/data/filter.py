@@ -29,9 +29,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from seethink.data.row_fields import read_item_file
 from seethink.errors import UserError
 from seethink.eval.judge import fill_prompt, load_cache_rows, load_prompt, prompt_digest
-from seethink.utils import append_jsonl, read_jsonl, write_json
+from seethink.utils import append_jsonl, write_json
 
 CAPTION_TEMPLATE = "filter_caption"
 SPLIT_NAMES = ("train", "val", "test")
@@ -81,23 +82,15 @@ def split_paths(out: Path) -> dict[str, Path]:
 def read_items(path: str | Path) -> list[dict]:
     """Items of a seethink JSONL file, image paths made absolute; each needs a caption."""
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise UserError(f"{p}: file not found")
-    rows = read_jsonl(p)
-    if not rows:
-        raise UserError(f"{p}: no items")
+    rows = read_item_file(p, "item file", ("id", "question", "answer"))
     ids: set[str] = set()
     for n, row in enumerate(rows, 1):
-        for key in ("id", "question", "answer"):
-            if key not in row or row[key] in (None, ""):
-                raise UserError(f"{p}, row {n}, field '{key}': missing")
         if not isinstance(row.get("caption"), str) or not row["caption"].strip():
             raise UserError(f"{p}, row {n}, field 'caption': missing (the filter gives the caption in place "
                             "of the image)")
         if row["id"] in ids:
             raise UserError(f"{p}, row {n}, field 'id': {row['id']!r} repeats an earlier row")
         ids.add(row["id"])
-        row["images"] = [str((p.parent / im).resolve()) for im in row.get("images") or []]
     return rows
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from seethink.config import Recipe, StageSpec, TrainerSpec, stage_trainer
 from seethink.data.images import check_image_file
+from seethink.data.row_fields import read_item_file
 from seethink.data.tasks import TASKS, get_task
-from seethink.errors import UserError
 from seethink.utils import read_jsonl
 
 
@@ -37,17 +37,9 @@ class PlannedStage:
 def data_file_items(path: str | Path) -> list[dict]:
     """Items of a seethink JSONL file, image paths made absolute (they are relative to the file)."""
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise UserError(f"stage data file not found: {path}")
-    rows = read_jsonl(p)
-    if not rows:
-        raise UserError(f"stage data file {p} holds no items")
+    rows = read_item_file(p, "stage data file", ("question", "answer"))
     for n, row in enumerate(rows, 1):
-        for key in ("question", "answer"):
-            if key not in row:
-                raise UserError(f"{p}, row {n}, field '{key}': missing")
         row.setdefault("id", f"{p.stem}-{n}")
-        row["images"] = [str((p.parent / im).resolve()) for im in row.get("images") or []]
         for im in row["images"]:  # now, not hours later when this stage starts
             check_image_file(im, f"{p}, row {n}, field 'images': ")
     return rows
