@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from toy_prompts import encode_toy_prompts  # tests/models/toy_prompts.py
 
 from seethink.config import ToyWorldSpec
-from seethink.data.images import item_images
-from seethink.data.prompts import render_prompt
 from seethink.data.tasks import get_task
-from seethink.eval.engine import _with_placeholders
 from seethink.models import fastgen
 from seethink.models.load import load_model
 from seethink.toyworld.warmstart import shipped_base
@@ -31,14 +29,7 @@ def base():
 def _batch(processor, n_visual=5, n_text=3, seed=3):
     items = get_task("toy_visual").generate(n_visual, "test", seed, ToyWorldSpec())
     items += get_task("toy_text").generate(n_text, "test", seed, ToyWorldSpec())
-    texts, images = [], []
-    for it in items:
-        imgs = item_images(it)
-        msgs = _with_placeholders([{"role": "user", "content": render_prompt(it)}], len(imgs))
-        texts.append(processor.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False))
-        images.append(imgs)
-    processor.tokenizer.padding_side = "left"
-    return processor(text=texts, images=images if any(images) else None, padding=True, return_tensors="pt")
+    return encode_toy_prompts(processor, items)
 
 
 def _mixed(processor):

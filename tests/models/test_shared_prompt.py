@@ -14,12 +14,10 @@ import types
 
 import pytest
 import torch
+from toy_prompts import encode_toy_prompts  # tests/models/toy_prompts.py
 
 from seethink.config import ToyWorldSpec
-from seethink.data.images import item_images
-from seethink.data.prompts import render_prompt
 from seethink.data.tasks import get_task
-from seethink.eval.engine import _with_placeholders
 from seethink.models import shared_prompt
 from seethink.models.load import load_model
 from seethink.toyworld.warmstart import shipped_base
@@ -38,15 +36,7 @@ def _grouped(processor, model, group=3, n_visual=3, n_text=2, seed=5, completion
     model (right-padded after their end), as TRL builds it: (input_ids, attention_mask, C, images)."""
     items = get_task("toy_visual").generate(n_visual, "test", seed, ToyWorldSpec())
     items += get_task("toy_text").generate(n_text, "test", seed, ToyWorldSpec())
-    texts, images = [], []
-    for it in items:
-        imgs = item_images(it)
-        msgs = _with_placeholders([{"role": "user", "content": render_prompt(it)}], len(imgs))
-        text = processor.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
-        texts += [text] * group
-        images += [imgs] * group
-    processor.tokenizer.padding_side = "left"
-    enc = processor(text=texts, images=images, padding=True, return_tensors="pt")
+    enc = encode_toy_prompts(processor, items, repeat=group)
     torch.manual_seed(0)
     with torch.no_grad():
         seqs = type(model).generate(model, **enc, max_new_tokens=completion, do_sample=True)

@@ -146,46 +146,41 @@ def test_accumulation_rollout_batch_and_loss_knobs_run_through_trl(tiny_model_di
     assert len(counter.read_text().splitlines()) == 2 * 4 * 2  # generations x prompts x group
 
 
-def test_lean_decoding_trains_the_same_as_transformers_generate(tmp_path: Path):
-    """Same seed, same stage, both decode loops: the same completions step after step, so the
-    same logged rewards, lengths and losses (the warm toy base: a model that ends its answers)."""
+def _both_ways(tmp_path: Path, switch: str) -> dict[bool, list[dict]]:
+    """The same visual stage from the warm toy base, same seed, with `switch` off and on: the
+    metrics each logged, step by step."""
     from seethink.toyworld.warmstart import shipped_base
 
     items = get_task("toy_visual").generate(12, "train", 3, ToyWorldSpec())
     logs = {}
-    for fast in (False, True):
+    for on in (False, True):
         trainer = TrainerSpec(max_steps=3, batch_size=2, group_size=3, learning_rate=2e-5, beta=0.1,
-                              max_completion_length=48, temperature=1.0, save_steps=0, fast_generation=fast)
-        metrics = tmp_path / f"metrics-{fast}.jsonl"
-        run_stage(shipped_base(), items, trainer, RewardSpec(), tmp_path / f"s-{fast}", stage="visual",
+                              max_completion_length=48, temperature=1.0, save_steps=0, **{switch: on})
+        metrics = tmp_path / f"metrics-{on}.jsonl"
+        run_stage(shipped_base(), items, trainer, RewardSpec(), tmp_path / f"s-{on}", stage="visual",
                   variant="v", metrics_path=metrics, report_to=[], seed=5)
-        logs[fast] = [json.loads(line) for line in metrics.read_text().splitlines()]
-    keys = ("reward", "accuracy", "format", "completion_length")
+        logs[on] = [json.loads(line) for line in metrics.read_text().splitlines()]
+    keys = ("reward", "accuracy", "format", "completion_length")  # the same rollouts both ways
     assert [[r[k] for k in keys] for r in logs[True]] == [[r[k] for k in keys] for r in logs[False]]
+    return logs
+
+
+def test_lean_decoding_trains_the_same_as_transformers_generate(tmp_path: Path):
+    """Both decode loops: the same completions step after step, so the same logged rewards,
+    lengths and losses (the warm toy base: a model that ends its answers)."""
+    logs = _both_ways(tmp_path, "fast_generation")
     assert [r["loss"] for r in logs[True]] == pytest.approx([r["loss"] for r in logs[False]], rel=1e-4, abs=1e-7)
 
 
 def test_shared_prompt_passes_train_the_same_as_trls_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Same seed, same stage, log-probabilities from TRL's full pass or from shared prompt passes:
-    the same rollouts, and the same losses, gradient norms, KL and entropies up to float rounding."""
+    """Log-probabilities from TRL's full pass or from shared prompt passes: the same rollouts, and
+    the same losses, gradient norms, KL and entropies up to float rounding."""
     from seethink.models import shared_prompt
-    from seethink.toyworld.warmstart import shipped_base
 
     calls = []
     original = shared_prompt.completion_logps
     monkeypatch.setattr(shared_prompt, "completion_logps", lambda *a, **k: calls.append(1) or original(*a, **k))
-
-    items = get_task("toy_visual").generate(12, "train", 3, ToyWorldSpec())
-    logs = {}
-    for shared in (False, True):
-        trainer = TrainerSpec(max_steps=3, batch_size=2, group_size=3, learning_rate=2e-5, beta=0.1,
-                              max_completion_length=48, temperature=1.0, save_steps=0, shared_prompt=shared)
-        metrics = tmp_path / f"metrics-{shared}.jsonl"
-        run_stage(shipped_base(), items, trainer, RewardSpec(), tmp_path / f"s-{shared}", stage="visual",
-                  variant="v", metrics_path=metrics, report_to=[], seed=5)
-        logs[shared] = [json.loads(line) for line in metrics.read_text().splitlines()]
-    keys = ("reward", "accuracy", "format", "completion_length")
-    assert [[r[k] for k in keys] for r in logs[True]] == [[r[k] for k in keys] for r in logs[False]]
+    logs = _both_ways(tmp_path, "shared_prompt")
     assert logs[True][-1]["kl"] > 0  # the reference pass ran and the policy moved
     assert len(calls) == 2 * 3  # the shared run's policy and reference passes, every step; none in the other
     for k in ("loss", "grad_norm", "kl", "entropy"):
