@@ -141,6 +141,11 @@ def test_install_falls_back_for_inputs_it_does_not_know(base):
     out = trainer._get_per_token_logps_and_entropies(model, ids, torch.ones_like(ids), 2, compute_aux_loss=True)
     assert out[0] == "trl"
     assert shared_prompt.why_not(model, {"pixel_values": None}) is None
+    # Under DDP the policy arrives wrapped: its own forward syncs gradients, so TRL's pass runs.
+    wrapped = types.SimpleNamespace(module=model)
+    assert "distributed wrapper" in (shared_prompt.why_not(wrapped, {}) or "")
+    out = trainer._get_per_token_logps_and_entropies(wrapped, ids, torch.ones_like(ids), 2)
+    assert out[0] == "trl"
 
 
 def test_on_by_default_on_a_cpu_only(base):

@@ -44,6 +44,9 @@ _KNOWN = ("pixel_values", "image_grid_thw", "mm_token_type_ids", "num_images")
 
 def why_not(model: Any, inputs: dict[str, Any]) -> str | None:
     """Why this pass cannot score `model` on these inputs (None when it can)."""
+    if hasattr(model, "module") and not hasattr(model, "config"):
+        # DDP and the like synchronise gradients through their own forward, which this bypasses.
+        return f"a distributed wrapper ({type(model).__name__})"
     reason = unsupported(model)
     if reason is not None:
         return reason
