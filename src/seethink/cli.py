@@ -191,6 +191,8 @@ def experiment(
     overrides: Overrides = None,
     seeds: Annotated[str | None, typer.Option(help="comma list of seeds (default: experiment.seeds)")] = None,
     arms: Annotated[str | None, typer.Option(help="comma list: run only these arms (default: every arm)")] = None,
+    settings: Annotated[str | None, typer.Option(
+        help="a sweep (experiment.settings): run only these settings (default: every setting)")] = None,
     out: Annotated[Path | None, typer.Option(help="experiment directory (default runs/NAME)")] = None,
     results: Annotated[Path | None, typer.Option(
         help="also copy each finished unit's small result files (no checkpoints) here, e.g. results/NAME")] = None,
@@ -204,14 +206,18 @@ def experiment(
     if workers is not None:
         r.experiment.workers = workers
     seed_list = _int_list(seeds, "--seeds") if seeds else None
-    arm_list = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
+    arm_list = _name_list(arms)
     exp = _writable(out or Path("runs") / r.name)
-    run_experiment(r, exp, arms=arm_list, seeds=seed_list, results=results)
+    run_experiment(r, exp, arms=arm_list, seeds=seed_list, results=results, settings=_name_list(settings))
     if not no_report:
         from seethink.experiment.report import write_experiment_report
 
         for path in write_experiment_report([exp]):
             typer.echo(str(path))
+
+
+def _name_list(text: str | None) -> list[str] | None:
+    return [a.strip() for a in text.split(",") if a.strip()] if text else None
 
 
 def _int_list(text: str, flag: str) -> list[int]:

@@ -59,3 +59,18 @@ def test_signal_and_readings_tables_from_hand_made_rows():
     assert body[0][1] == "62.0 [58.0, 66.0] / 25.0" and "10 points" in note
     (_, _), (_, head, body), _ = readings_blocks(rows)
     assert body == [["easy", "inventory", "1.4 [0.5, 4.1] (211)", "0.0 (189)"]]
+
+
+def test_settings_pick_a_subset_in_recipe_order_and_unknown_names_are_refused(tmp_path: Path):
+    from seethink.errors import UserError
+    from seethink.experiment.run import chosen_settings, run_experiment
+
+    recipe = load_recipe(REPO / "recipes" / "toy" / "perception_dial.yaml")
+    assert chosen_settings(recipe, None) == ["today", "no-inventory", "small-shifted", "hard"]
+    assert chosen_settings(recipe, ["hard", "today"]) == ["today", "hard"]
+    with pytest.raises(UserError, match="sideways not in experiment.settings"):
+        chosen_settings(recipe, ["today", "sideways"])
+    plain = load_recipe(REPO / "recipes" / "toy" / "study_smoke.yaml")
+    with pytest.raises(UserError, match="not a sweep"):
+        run_experiment(plain, tmp_path / "exp", settings=["today"])
+    assert not (tmp_path / "exp").exists()

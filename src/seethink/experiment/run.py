@@ -179,9 +179,19 @@ def setting_recipe(recipe: Recipe, name: str) -> Recipe:
     return out
 
 
+def chosen_settings(recipe: Recipe, names: list[str] | None) -> list[str]:
+    """The sweep's settings to run, in the recipe's order (`--settings` picks a subset)."""
+    known = [s.name for s in recipe.experiment.settings]
+    unknown = [n for n in names or [] if n not in known]
+    if unknown:
+        raise UserError(f"--settings: {', '.join(unknown)} not in experiment.settings (known: {', '.join(known)})")
+    return [n for n in known if names is None or n in names]
+
+
 def run_sweep(recipe: Recipe, exp: Path, *, arms: list[str] | None, seeds: list[int] | None,
-              results: str | Path | None, log: Any = print) -> dict:
+              results: str | Path | None, settings: list[str] | None = None, log: Any = print) -> dict:
     """Every setting's grid in EXP/settings/NAME (one after another; each uses every worker)."""
+    names = chosen_settings(recipe, settings)
     exp.mkdir(parents=True, exist_ok=True)
     atomic_write_text(exp / "experiment.yaml", dump_recipe(recipe))
     if results is not None:
@@ -189,7 +199,7 @@ def run_sweep(recipe: Recipe, exp: Path, *, arms: list[str] | None, seeds: list[
         atomic_write_text(Path(results) / "experiment.yaml", dump_recipe(recipe))
     done: list[str] = []
     failed: dict[str, str] = {}
-    for st in recipe.experiment.settings:
+    for st in (s for s in recipe.experiment.settings if s.name in names):
         log(f"[experiment] setting {st.name}: {' '.join(st.overrides) or '(no overrides)'}")
         sub_results = Path(results) / "settings" / st.name if results is not None else None
         try:
@@ -205,11 +215,14 @@ def run_sweep(recipe: Recipe, exp: Path, *, arms: list[str] | None, seeds: list[
 
 def run_experiment(recipe: Recipe, exp_dir: str | Path, *, arms: list[str] | None = None,
                    seeds: list[int] | None = None, results: str | Path | None = None,
-                   log: Any = print) -> dict:
-    """Run (or resume) the grid; returns {'done': [...], 'failed': {job: reason}, 'seconds': ...}."""
+                   settings: list[str] | None = None, log: Any = print) -> dict:
+    """Run (or resume) the grid; returns {'done': [...], 'failed': {job: reason}, 'seconds': ...}.
+    `settings` picks settings of a sweep; a recipe without `experiment.settings` refuses it."""
     exp = Path(exp_dir)
     if recipe.experiment.settings:
-        return run_sweep(recipe, exp, arms=arms, seeds=seeds, results=results, log=log)
+        return run_sweep(recipe, exp, arms=arms, seeds=seeds, results=results, settings=settings, log=log)
+    if settings:
+        raise UserError("--settings: this recipe has no experiment.settings (it is not a sweep)")
     exp.mkdir(parents=True, exist_ok=True)
     chosen = resolve_arms(recipe, arms)
     seed_list = seeds if seeds is not None else list(recipe.experiment.seeds)
