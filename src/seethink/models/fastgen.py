@@ -120,12 +120,13 @@ class Decoder:
 
     def step(self, tok: torch.Tensor, pos: torch.Tensor, c: int, keys: list[torch.Tensor],
              values: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
-        """Logits (B, V) for one new token per row at text position `pos` (B,), cache slot `c`."""
+        """Logits (B, V) for one new token per row at text position `pos` (B,), cache slot `c`.
+        `mask` (B, slots) is additive: 0 where a row attends, -inf where it does not."""
         b, hd = tok.shape[0], self.head_dim
         h = self.lm.embed_tokens(tok[:, None])  # (B, 1, D)
         cos, sin = self.lm.rotary_emb(h, pos.view(1, b, 1).expand(3, b, 1))  # (B, 1, hd) each
         cos, sin = cos[:, None], sin[:, None]  # (B, 1, 1, hd): broadcast over heads
-        attend = mask[:, None, None, : c + 1]  # (B, 1, 1, c+1), True = attend
+        attend = mask[:, None, None, : c + 1]  # (B, 1, 1, c+1), added to the scores
         for i, layer in enumerate(self.layers):
             x = layer.input_layernorm(h)
             q, k, v = self.qkv(i, x)
@@ -287,8 +288,10 @@ def _prefill_state(model: Any, first: Any, attention_mask: torch.Tensor, rows: t
         kb[:, :, :l0], vb[:, :, :l0] = k[rows], v[rows]
         keys.append(kb)
         values.append(vb)
-    mask = torch.ones(rows.shape[0], total, dtype=torch.bool, device=attention_mask.device)
-    mask[:, :l0] = attention_mask.bool()[rows]
+    # Additive, in the cache's dtype: SDPA would turn a boolean mask into this in every layer of
+    # every step (a fifth or more of its time on a CPU), for the same scores.
+    mask = keys[0].new_zeros(rows.shape[0], total)  # (B, slots)
+    mask[:, :l0].masked_fill_(~attention_mask.bool()[rows], float("-inf"))
     deltas = base_model(model).model.rope_deltas
     if deltas is None:
         deltas = torch.zeros(attention_mask.shape[0], 1, dtype=torch.long, device=attention_mask.device)
