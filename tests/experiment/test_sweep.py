@@ -61,6 +61,17 @@ def test_signal_and_readings_tables_from_hand_made_rows():
     assert body == [["easy", "inventory", "1.4 [0.5, 4.1] (211)", "0.0 (189)"]]
 
 
+def test_the_dial_share_names_its_reading_and_its_rate_on_right_answers():
+    from seethink.experiment.sweep import _share_cell
+
+    readings = {"inventory": {"wrong": {"share": 91.2, "ci_low": 86.8, "ci_high": 94.2, "n": 227},
+                              "right": {"share": 89.0, "n": 173}}}
+    row = {"share": {"reading": "inventory", "share": 91.2, "ci_low": 86.8, "ci_high": 94.2}, "readings": readings}
+    assert _share_cell(row) == "91.2 [86.8, 94.2] (inventory; right answers 89.0)"
+    assert _share_cell({**row, "readings": {}}) == "91.2 [86.8, 94.2] (inventory)"
+    assert _share_cell({"share": None}) == "-"
+
+
 def test_settings_pick_a_subset_in_recipe_order_and_unknown_names_are_refused(tmp_path: Path):
     from seethink.errors import UserError
     from seethink.experiment.run import chosen_settings, run_experiment

@@ -106,6 +106,17 @@ def _fmt(s: dict | None, key: str = "delta") -> str:
     return f"{s[key]:+.1f} [{s['ci_low']:+.1f}, {s['ci_high']:+.1f}]" if s else "-"
 
 
+def _share_cell(row: dict) -> str:
+    """The base's perception-error share, its reading, and that reading's rate on right answers
+    (its calibration: a share means little when right answers are flagged as often)."""
+    share = row["share"]
+    if not share:
+        return "-"
+    right = (row.get("readings", {}).get(share["reading"]) or {}).get("right")
+    calibration = f"; right answers {right['share']:.1f}" if right else ""
+    return f"{share['share']:.1f} [{share['ci_low']:.1f}, {share['ci_high']:.1f}] ({share['reading']}{calibration})"
+
+
 def dial_blocks(rows: list[dict], caps: list[str]) -> list[tuple]:
     from seethink.experiment.plots import _png, plt
 
@@ -113,9 +124,7 @@ def dial_blocks(rows: list[dict], caps: list[str]) -> list[tuple]:
             *(f"staged - merged {c}" for c in [*caps, OVERALL]), "perception stage on perception"]
     body = []
     for r in rows:
-        share = r["share"]
-        body.append([r["setting"], (f"{share['share']:.1f} [{share['ci_low']:.1f}, {share['ci_high']:.1f}] "
-                                    f"({share['reading']})") if share else "-",
+        body.append([r["setting"], _share_cell(r),
                      *(f"{r['base'][c]['mean']:.1f}" if c in r["base"] else "-" for c in caps),
                      *(_fmt(r["staged_vs_merged"].get(c)) for c in [*caps, OVERALL]), _fmt(r["stage_effect"])])
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -131,7 +140,7 @@ def dial_blocks(rows: list[dict], caps: list[str]) -> list[tuple]:
     ax.set_title("Does staging pay more where perception is the bottleneck?")
     note = ("One row per setting of the sweep; each setting has its own base and its own report in settings/NAME. "
             "Effects are paired differences with 95% intervals over seeds and items; the perception-error share is "
-            "the base's, with the reading named.")
+            "the base's, with the reading named and the share of the base's right answers that reading flags.")
     return [("title", "seethink sweep report"), ("table", head, body), ("p", note), ("img", "dial", _png(fig)),
             *signal_blocks(rows, caps), *readings_blocks(rows)]
 
