@@ -266,17 +266,17 @@ def test_full_disk_while_appending_leaves_no_torn_line(tmp_path: Path, monkeypat
 
 def test_full_disk_while_appending_benchmark_responses_rolls_back_the_batch(tmp_path: Path, monkeypatch):
     """Benchmark responses are appended a batch at a time: a failed write takes none of the batch."""
-    from seethink.eval.bench_run import _append_rows, read_responses
+    from seethink.eval.bench_files import append_rows, read_responses
 
     path = tmp_path / "mathvision" / "responses.jsonl"
-    _append_rows(path, [{"id": "a", "response": "x"}])
+    append_rows(path, [{"id": "a", "response": "x"}])
     before = path.read_bytes()
     _disk_fills_after(monkeypatch, 10)
     with pytest.raises(UserError, match="no space left"):
-        _append_rows(path, [{"id": "b", "response": "é"}, {"id": "c", "response": "z"}])
+        append_rows(path, [{"id": "b", "response": "é"}, {"id": "c", "response": "z"}])
     monkeypatch.undo()
     assert path.read_bytes() == before
-    _append_rows(path, [{"id": "b", "response": "é"}])
+    append_rows(path, [{"id": "b", "response": "é"}])
     assert read_responses(path) == {"a": "x", "b": "é"}
     assert "é" in path.read_text(encoding="utf-8")  # written as text, as before
 

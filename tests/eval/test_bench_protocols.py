@@ -13,7 +13,7 @@ import pytest
 
 from seethink.config import load_recipe
 from seethink.errors import UserError
-from seethink.eval import bench_generate, bench_items, bench_run, protocols
+from seethink.eval import bench_files, bench_generate, bench_items, bench_run, protocols
 from seethink.eval.benchmarks import load, score_file
 
 BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks"
@@ -166,8 +166,8 @@ def test_two_processes_share_the_items(tiny_model_dir: Path, tmp_path: Path) -> 
     assert 'RESULT {"mathvision"' in logs[0] and "RESULT {}" in logs[1]  # only the main process scores
     bdir = out / "mathvision"
     assert not list(bdir.glob("*.rank*.jsonl")), "rank files are folded into the responses files"
-    two = bench_run.read_responses(bdir / "responses.jsonl")
-    sampled = bench_run.read_rows(bdir / "sampled.jsonl", "responses")
+    two = bench_files.read_responses(bdir / "responses.jsonl")
+    sampled = bench_files.read_rows(bdir / "sampled.jsonl", "responses")
     assert len(two) == 5 and len(sampled) == 5 and all(len(v) == 2 for v in sampled.values())
     m = json.loads((bdir / "metrics.json").read_text())
     assert m["run"]["processes"] == 2 and m["total"] == 5
@@ -180,7 +180,7 @@ def test_two_processes_share_the_items(tiny_model_dir: Path, tmp_path: Path) -> 
     bench_run.evaluate_benchmarks(tiny_model_dir, ["mathvision"], data_root=BENCH, limit=5, out_dir=one,
                                   max_new_tokens=3, batch_size=2, model_and_processor=load_model(tiny_model_dir),
                                   log=lambda *_: None)
-    assert bench_run.read_responses(one / "mathvision" / "responses.jsonl") == two
+    assert bench_files.read_responses(one / "mathvision" / "responses.jsonl") == two
 
 
 # ------------------------------------------------------------------ experiments

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from seethink.errors import UserError
-from seethink.eval import bench_generate, bench_run
-from seethink.eval.bench_run import evaluate_benchmarks, read_responses, select_items, write_results
+from seethink.eval import bench_files, bench_generate, bench_run
+from seethink.eval.bench_files import read_responses
+from seethink.eval.bench_run import evaluate_benchmarks, select_items, write_results
 from seethink.eval.benchmarks import load, score_file
 
 BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks"
@@ -168,7 +169,7 @@ def test_sampled_answers_resume_and_regenerate_when_settings_change(
     m = evaluate_benchmarks(tiny_model_dir, ["mathvision"], **kw)["mathvision"]
     assert calls == [(1, 0.0), (2, 0.7)] and "sampled_accuracy" in m
     assert m["run"]["samples"] == 2 and m["run"]["temperature"] == 0.7 and m["protocol"] == "unified"
-    first = bench_run.read_rows(tmp_path / "mathvision" / "sampled.jsonl", "responses")
+    first = bench_files.read_rows(tmp_path / "mathvision" / "sampled.jsonl", "responses")
     assert len(first) == 2 and all(len(v) == 2 for v in first.values())
     calls.clear()
     evaluate_benchmarks(tiny_model_dir, ["mathvision"], **kw)

@@ -11,7 +11,8 @@ Per benchmark NAME, under `out_dir/NAME/`:
 * `results.jsonl` / `results.json`: the predictions in the benchmark's official results format,
   which the official tools and `seethink score` / `score_file` read.
 * `metrics.json`: `score_file`'s metrics plus response-length statistics (`lengths`).
-`out_dir/metrics.json` holds {name: metrics} for every benchmark evaluated there.
+`out_dir/metrics.json` holds {name: metrics} for every benchmark evaluated there. Reading,
+appending and resuming those files: `seethink.eval.bench_files`.
 
 Prompts are the unified reasoning prompt (`render_prompt`; a template per benchmark may be
 given); generation is greedy, batched and length-sorted (`seethink.eval.engine.generate`).
@@ -32,10 +33,19 @@ from PIL import Image
 from seethink.data.images import check_image_file, load_image
 from seethink.data.prompts import render_prompt
 from seethink.errors import UserError
+from seethink.eval.bench_files import (
+    append_rows,
+    fold,
+    rank_file,
+    read_all,
+    read_responses,
+    read_rows,
+    reset_if_changed,
+)
 from seethink.eval.bench_generate import Generator, generation_backend
 from seethink.eval.benchmarks import get_benchmark, load, save_images
 from seethink.eval.engine import count_tokens
-from seethink.utils import append_jsonl_rows, read_appended_jsonl, write_json, write_jsonl
+from seethink.utils import write_json, write_jsonl
 
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 # Item fields that reference an image in the benchmark's own files (empty `images` beside one of
@@ -61,59 +71,6 @@ def select_items(name: str, items: list[dict], limit: int | None) -> list[dict]:
     if limit < 1:
         raise UserError(f"limit must be a positive number of items, got {limit}")
     return list(get_benchmark(name).select_items(items, limit))
-
-
-# ------------------------------------------------------------------ responses file (resume)
-
-
-def read_responses(path: Path) -> dict[str, str]:
-    """{id: response} from a responses file; a torn (unparsable, unterminated) last line, left by
-    a killed run, is cut off the file. A bad line elsewhere is an error."""
-    return read_rows(path, "response")
-
-
-def _valid(row: dict, field: str) -> bool:
-    value = row.get(field)
-    if field == "responses":
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    return isinstance(value, str)
-
-
-def read_rows(path: Path, field: str = "response") -> dict[str, Any]:
-    """{id: row[field]} of a responses file (`response`: one greedy answer; `responses`: the
-    sampled answers), the last row of an id winning; a torn last line is cut off the file, a bad
-    line elsewhere is an error."""
-    if not path.is_file():
-        return {}
-    _cut_torn_tail(path)
-    done: dict[str, Any] = {}
-    for n, row in enumerate(read_appended_jsonl(path), 1):
-        if "id" not in row or not _valid(row, field):
-            raise UserError(f"{path}, row {n}: not a responses row (an object with id and {field}); "
-                            "delete that line")
-        done[str(row["id"])] = row[field]
-    return done
-
-
-def _cut_torn_tail(path: Path) -> None:
-    """Rows are appended whole, each ending in a newline, so text after the last newline is an
-    append a kill cut short: it is cut off the file (a whole row there is only given its newline),
-    and the next append starts on a line of its own."""
-    raw = path.read_bytes()
-    if not raw or raw.endswith(b"\n"):
-        return
-    tail = raw[raw.rfind(b"\n") + 1 :]
-    try:
-        json.loads(tail)
-    except ValueError:  # also undecodable bytes: a multi-byte character cut in two
-        path.write_bytes(raw[: len(raw) - len(tail)])
-        return
-    path.write_bytes(raw + b"\n")
-
-
-def _append_rows(path: Path, rows: list[dict]) -> None:
-    # One write, rolled back if it fails (a full disk), so a resumed run never sees half a batch.
-    append_jsonl_rows(path, rows, ensure_ascii=False)
 
 
 # ------------------------------------------------------------------ stats
@@ -185,58 +142,6 @@ def _image_size(item: dict) -> int:
         except OSError:
             pass
     return total
-
-
-# ------------------------------------------------------------------ sharing the items over processes
-
-
-def rank_file(path: Path, rank: int) -> Path:
-    """Where process `rank` of a multi-process evaluation appends its rows."""
-    return path.with_name(f"{path.stem}.rank{rank}{path.suffix}")
-
-
-def _rank_files(path: Path) -> list[Path]:
-    return sorted(path.parent.glob(f"{path.stem}.rank*{path.suffix}"))
-
-
-def _read_all(path: Path, field: str) -> dict[str, Any]:
-    """Rows of the main file and of every rank file (a killed multi-process run leaves those)."""
-    done: dict[str, Any] = {}
-    for p in [*_rank_files(path), path]:
-        done.update(read_rows(p, field))
-    return done
-
-
-def _fold(path: Path, field: str) -> dict[str, Any]:
-    """Main process: append the rows of every rank file to the main file, then remove them."""
-    done = read_rows(path, field)
-    for p in _rank_files(path):
-        rows = read_rows(p, field)
-        new = [{"id": k, field: v} for k, v in rows.items() if k not in done]
-        if new:
-            _append_rows(path, new)
-            done.update({r["id"]: r[field] for r in new})
-        p.unlink(missing_ok=True)
-    return done
-
-
-def _reset_if_changed(bench_out: Path, key: dict, log: Callable[[str], Any]) -> None:
-    """Main process: responses generated under other settings (model, prompt, lengths, sampling)
-    are not reused. A folder written before keys existed is adopted as it is."""
-    key_file = bench_out / "run_key.json"
-    old: dict = {}
-    if key_file.is_file():
-        try:
-            old = json.loads(key_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            old = {}
-    for part, stem in (("greedy", "responses"), ("sampled", "sampled")):
-        stale = list(bench_out.glob(f"{stem}*.jsonl")) if key_file.is_file() and old.get(part) != key.get(part) else []
-        for p in stale:
-            p.unlink()
-        if stale:
-            log(f"[eval] {bench_out.name}: {part} settings changed; generating its answers again")
-    write_json(key_file, key)
 
 
 # ------------------------------------------------------------------ main entry
@@ -430,7 +335,7 @@ def _evaluate_one(run: _Run, gen: Generator, st: Any, ddir: Path, items: list[di
     bench_out.mkdir(parents=True, exist_ok=True)
     tmpl = _pick(run.template, st.name) or protocols.template(run.protocol)
     if run.main:
-        _reset_if_changed(bench_out, _run_key(run, tmpl), run.log)
+        reset_if_changed(bench_out, _run_key(run, tmpl), run.log)
     dist.barrier()
     _answer_items(run, gen, st.name, ddir, items[run.rank :: run.world], tmpl, bench_out)
     dist.barrier()
@@ -440,7 +345,7 @@ def _evaluate_one(run: _Run, gen: Generator, st: Any, ddir: Path, items: list[di
 
 
 def _run_key(run: _Run, tmpl: str | None) -> dict:
-    """The settings the answers are generated under, greedy and sampled (`_reset_if_changed`)."""
+    """The settings the answers are generated under, greedy and sampled (`bench_files.reset_if_changed`)."""
     model_id = str(Path(run.model_path).resolve()) if run.model_path is not None else None
     greedy: dict[str, Any] = {"model": model_id, "template": tmpl or "reasoning", "system": run.system,
                               "max_new_tokens": run.max_new_tokens}
@@ -466,7 +371,7 @@ def _answer_pass(run: _Run, gen: Generator, name: str, ddir: Path, mine: list[di
 
     n = 1 if field == "response" else run.samples
     target = path if run.world == 1 else rank_file(path, run.rank)
-    done = _read_all(path, field)
+    done = read_all(path, field)
     if field == "responses":
         done = {k: v for k, v in done.items() if len(v) == run.samples}
     pending = [it for it in mine if it["id"] not in done]
@@ -480,7 +385,7 @@ def _answer_pass(run: _Run, gen: Generator, name: str, ddir: Path, mine: list[di
     with tqdm(total=len(mine), initial=len(mine) - len(pending), desc=desc, disable=not run.main) as bar:
         for start in range(0, len(pending), run.batch_size):
             chunk = pending[start : start + run.batch_size]
-            _append_rows(target, _answer_chunk(run, gen, name, chunk, prompts, field))
+            append_rows(target, _answer_chunk(run, gen, name, chunk, prompts, field))
             bar.update(len(chunk))
 
 
@@ -534,10 +439,10 @@ def _score_answers(run: _Run, gen: Generator, st: Any, ddir: Path, items: list[d
 def _gathered_answers(run: _Run, name: str, items: list[dict], bench_out: Path) -> tuple[dict, dict]:
     """Main process: every process's answers, folded into the responses files; each item must
     have its greedy answer (and its samples)."""
-    done = _fold(bench_out / "responses.jsonl", "response")
+    done = fold(bench_out / "responses.jsonl", "response")
     sampled_done: dict[str, Any] = {}
     if run.samples:
-        sampled_done = {k: v for k, v in _fold(bench_out / "sampled.jsonl", "responses").items()
+        sampled_done = {k: v for k, v in fold(bench_out / "sampled.jsonl", "responses").items()
                         if len(v) == run.samples}
     lost = [it["id"] for it in items if it["id"] not in done or (run.samples and it["id"] not in sampled_done)]
     if lost:
