@@ -101,19 +101,19 @@ def _cases(items: list[dict]) -> list[tuple[str, dict, str, bool]]:
 
 # What each reading must say per case.
 EXPECTED = {
-    "reasoned_wrong": dict(inventory=False, inventory_groups=False, trace_facts=False, own_description=False),
-    "saw_wrong": dict(inventory=True, inventory_groups=True, trace_facts=True, own_description=False),
-    "misread_description": dict(inventory=False, inventory_groups=False, trace_facts=True, own_description=True),
-    "garbage": dict(inventory=None, inventory_groups=None, trace_facts=None, own_description=None),
-    "irrelevant_misread_wrong": dict(inventory=True, inventory_groups=False, trace_facts=False,
+    "reasoned_wrong": dict(misseen_facts=False, inventory=False, inventory_groups=False, trace_facts=False, own_description=False),
+    "saw_wrong": dict(misseen_facts=True, inventory=True, inventory_groups=True, trace_facts=True, own_description=False),
+    "misread_description": dict(misseen_facts=False, inventory=False, inventory_groups=False, trace_facts=True, own_description=True),
+    "garbage": dict(misseen_facts=None, inventory=None, inventory_groups=None, trace_facts=None, own_description=None),
+    "irrelevant_misread_wrong": dict(misseen_facts=False, inventory=True, inventory_groups=False, trace_facts=False,
                                      own_description=False),
-    "right": dict(inventory=False, inventory_groups=False, trace_facts=False, own_description=False),
-    "irrelevant_misread_right": dict(inventory=True, inventory_groups=False, trace_facts=False,
+    "right": dict(misseen_facts=False, inventory=False, inventory_groups=False, trace_facts=False, own_description=False),
+    "irrelevant_misread_right": dict(misseen_facts=False, inventory=True, inventory_groups=False, trace_facts=False,
                                      own_description=False),
 }
 CATEGORY = {"reasoned_wrong": "reasoned_wrong", "saw_wrong": "saw_wrong",
             "misread_description": "misread_description", "garbage": "undecided",
-            "irrelevant_misread_wrong": "saw_wrong"}
+            "irrelevant_misread_wrong": "reasoned_wrong"}
 
 
 def test_each_reading_flags_each_case(items):
@@ -143,6 +143,10 @@ def test_aggregate_shares_on_wrong_and_right(items):
     r = res["readings"]
     assert r["inventory"] == dict(wrong_n=5, wrong_flagged=2, wrong_share=50.0, undecided_wrong=1,
                                   right_n=2, right_flagged=1, right_share=50.0, undecided_right=0)
+    # A misread the answer never used (the irrelevant object, right counts listed) is not flagged by
+    # misseen_facts, on the wrong answer or on the right one, where `inventory` flags both.
+    assert r["misseen_facts"] == dict(wrong_n=5, wrong_flagged=1, wrong_share=25.0, undecided_wrong=1,
+                                      right_n=2, right_flagged=0, right_share=0.0, undecided_right=0)
     assert (r["inventory_groups"]["wrong_flagged"], r["inventory_groups"]["wrong_share"]) == (1, 25.0)
     assert r["inventory_groups"]["right_share"] == 0.0
     assert (r["trace_facts"]["wrong_flagged"], r["trace_facts"]["wrong_share"]) == (2, 50.0)
@@ -150,15 +154,16 @@ def test_aggregate_shares_on_wrong_and_right(items):
     assert r["subquestions"] == dict(wrong_n=5, wrong_flagged=1, wrong_share=100 / 3, undecided_wrong=2,
                                      right_n=2, right_flagged=1, right_share=50.0, undecided_right=0)
     assert [row["id"] for row in res["items"]] == ids
-    assert res["items"][1] == {"id": ids[1], "correct": False, "inventory": True, "inventory_groups": True,
+    assert res["items"][1] == {"id": ids[1], "correct": False, "misseen_facts": True, "inventory": True,
+                               "inventory_groups": True,
                                "trace_facts": True, "own_description": False, "subquestions": True,
                                "category": "saw_wrong"}
     assert "category" not in res["items"][5]  # right answers are not classified
     assert res["categories"] == {"misread_description": {"n": 1, "share": 20.0},
-                                 "reasoned_wrong": {"n": 1, "share": 20.0},
-                                 "saw_wrong": {"n": 2, "share": 40.0}, "undecided": {"n": 1, "share": 20.0}}
+                                 "reasoned_wrong": {"n": 2, "share": 40.0},
+                                 "saw_wrong": {"n": 1, "share": 20.0}, "undecided": {"n": 1, "share": 20.0}}
     assert set(available_readings(res)) == {*READINGS, "subquestions"}
-    assert primary_reading(available_readings(res)) == "inventory"
+    assert primary_reading(available_readings(res)) == "misseen_facts"
     # Items keyed by id work too; other capabilities can be attributed instead.
     assert attribute(preds, {it["id"]: it for it in items}, READINGS)["readings"]["inventory"] == r["inventory"]
     assert attribute(preds, items, {}, capability="text")["n"] == 0
@@ -174,6 +179,7 @@ def test_attribute_rejects_unknown_ids_and_name_clashes(items):
 
 def test_primary_reading_and_probe_flag():
     assert primary_reading(["trace_facts", "subquestions", "inventory"]) == "inventory"
+    assert primary_reading(["inventory", "misseen_facts"]) == "misseen_facts"
     assert primary_reading(["trace_facts", "subquestions"]) == "subquestions"
     with pytest.raises(ValueError):
         primary_reading(["trace_facts"])

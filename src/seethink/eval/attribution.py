@@ -13,17 +13,20 @@ is the calibration check: a reading that flags most right answers too is not mea
 of the wrong ones, and "X% of errors are perception errors" means little unless the rate on
 right answers is clearly lower.
 
-Which reading the claims table uses (`primary_reading`): `inventory` where items carry scene
-inventories, else `subquestions`. The inventory grades what the model reported seeing in the
-same response, before it reasoned, against the scene's ground truth: no second generation, no
-judge, and it is decided on every answer that opens with an inventory. If perception is not
-what breaks the answers it flags right and wrong answers at similar (low) rates, so its
-calibration row shows at once whether the attribution means anything. The sub-question probe
+Which reading the claims table uses (`primary_reading`): `misseen_facts` where items carry
+scene inventories, then `inventory`, else `subquestions`. Both inventory readings grade what the
+model reported seeing in the same response, before it reasoned, against the scene's ground
+truth: no second generation, no judge. `inventory` alone flags every wrong inventory, also one
+the answer never used: a model that writes a wrong inventory and then reads the question's counts
+from the image anyway (some toy models do) gets its right answers flagged about as often as its
+wrong ones, and the share then says nothing. `misseen_facts` flags a wrong inventory only when
+the counts the answer went on to reason with are wrong too, so a misread counts when it reached
+the answer; where the model reasons from its inventory the two agree. The sub-question probe
 needs no inventory, so it is the fallback anywhere, but it asks a different question in a
 different context (a lone count question, not the model's own reading within its answer), so
 it measures perception ability on the item rather than what went wrong in that response.
-Caveat: the toy `inventory` reading is exact over the whole scene, so a misread object the
-question does not need also counts; `inventory_groups` (only the question's groups) is the
+Caveat: the toy inventory readings judge the whole scene, so a misread object the question does
+not need also counts for `inventory`; `inventory_groups` (only the question's groups) is the
 tighter causal reading and worth showing beside it.
 """
 
@@ -39,7 +42,7 @@ from seethink.eval.engine import generate
 ReadingFn = Callable[[dict, str], bool | None]
 
 # Preferred readings for the claims table, best first (see the module docstring).
-PRIMARY_ORDER = ("inventory", "subquestions")
+PRIMARY_ORDER = ("misseen_facts", "inventory", "subquestions")
 
 # Where a wrong answer went wrong, as a task's `classify` places it: it saw the scene wrong (its
 # own account of the image is not the image), it saw right but misread its own description (the

@@ -136,7 +136,7 @@ def length_blocks(study: Study) -> list[Block]:
 
 def attribution_blocks(study: Study) -> tuple[list[Block], str]:
     """The attribution section, and one sentence for under the claims table."""
-    from seethink.eval.attribution import primary_reading
+    from seethink.eval.attribution import PRIMARY_ORDER, primary_reading
 
     items = study_items(study)
     out: list[Block] = [("h", "Perception-error attribution (visual reasoning)")]
@@ -146,7 +146,7 @@ def attribution_blocks(study: Study) -> tuple[list[Block], str]:
     decided = [n for n in names if any(r.get("wrong") for r in rows[n])]
     if not decided:
         return out + [("p", "Not computed: the items' tasks define no attribution readings.")], ""
-    primary = primary_reading(decided) if any(n in decided for n in ("inventory", "subquestions")) else decided[0]
+    primary = primary_reading(decided) if any(n in decided for n in PRIMARY_ORDER) else decided[0]
     head = ["reading", *(r["arm"] for r in rows[names[0]])]
     body = []
     for name in names:
@@ -175,9 +175,10 @@ def _category_blocks(study: Study, items: list[dict]) -> list[Block]:
     body = [[r["arm"], *(_share(r.get(c)) for c in CATEGORIES)] for r in rows]
     text = ("Where the wrong visual-reasoning answers went wrong: share (%) of each arm's wrong answers, mean over "
             "seeds [95% interval]. Saw the scene wrong: the account of the image the response opens with (the toy "
-            "world's scene inventory) is not the image. Misread its own description: that account is right but the "
-            "facts the response then states (the counts it lists) disagree with it. Reasoned wrong on right facts: "
-            "both right, the answer still wrong. Undecided: nothing of the kind to grade.")
+            "world's scene inventory) is not the image, and the facts the response then reasons with (the counts it "
+            "lists) are wrong too. Misread its own description: that account is right but the facts disagree with "
+            "it. Reasoned wrong on right facts: the facts are right (whatever else the account misread), the answer "
+            "still wrong. Undecided: nothing of the kind to grade.")
     return [("table", head, body), ("p", text)]
 
 

@@ -31,7 +31,7 @@ def is_sweep(d: Path) -> bool:
 
 
 def _perception_share(study: Study) -> dict | None:
-    from seethink.eval.attribution import primary_reading
+    from seethink.eval.attribution import PRIMARY_ORDER, primary_reading
 
     items = study_items(study)
     if items is None:
@@ -40,7 +40,7 @@ def _perception_share(study: Study) -> dict | None:
     decided = [n for n in names if any(r.get("wrong") for r in rows[n])]
     if not decided:
         return None
-    reading = primary_reading(decided) if any(n in decided for n in ("inventory", "subquestions")) else decided[0]
+    reading = primary_reading(decided) if any(n in decided for n in PRIMARY_ORDER) else decided[0]
     base = next(r for r in rows[reading] if r["arm"] == "base")
     return {"reading": reading, **(base.get("wrong") or {})} if base.get("wrong") else None
 
@@ -179,7 +179,8 @@ def readings_blocks(rows: list[dict]) -> list[tuple]:
                          f"{w['share']:.1f} [{w['ci_low']:.1f}, {w['ci_high']:.1f}] ({w['n']})" if w else "-",
                          f"{rt['share']:.1f} ({rt['n']})" if rt else "-"])
     note = ("A reading that flags most right answers too is not measuring perception. The dial table uses "
-            "`inventory` where the worked solutions carry a scene inventory, else the sub-question probe.")
+            "`misseen_facts` where the worked solutions carry a scene inventory (a wrong inventory whose errors "
+            "reached the counts the answer reasoned with), else the sub-question probe.")
     return [("h", "The bases' perception-error readings"), ("table", head, body), ("p", note)]
 
 

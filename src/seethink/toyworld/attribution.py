@@ -27,6 +27,12 @@ then the arithmetic. The readings:
 - `own_description`: the stated counts differ from what the response's OWN inventory implies,
   whether or not that inventory is right: the model misread its own description. Given a
   right inventory this equals `trace_facts`.
+- `misseen_facts`: the opening inventory is wrong AND the counts the trace then reasons with
+  are not the scene's (or cannot be read): a misread image that reached the answer. A model
+  that lists the question's counts from the image rather than from its own inventory (some
+  do: a wrong inventory, then the right counts) gets no flag for a misread it did not use, so
+  this reading stays calibrated where `inventory` flags right answers as often as wrong ones.
+  The claims table's reading.
 - `subquestions` (a probe, not a function of the response: see `PROBES`): the same model,
   asked the item's perception sub-questions as multiple-choice count questions with the same
   image, gets at least one wrong.
@@ -36,7 +42,8 @@ nor the operands of the arithmetic: a listing of 2 followed by "3*1=3" has right
 reasoning error (copying the operand is a reasoning step).
 
 `classify` splits a wrong answer into saw_wrong / misread_description / reasoned_wrong /
-undecided. The claims table's reading is chosen by `seethink.eval.attribution.primary_reading`.
+undecided; with scope "scene" its "saw_wrong" is `misseen_facts`. The claims table's reading is chosen by
+`seethink.eval.attribution.primary_reading`.
 """
 
 from __future__ import annotations
@@ -184,7 +191,17 @@ def own_description(item: dict, response: str) -> bool | None:
                     [_inventory_count(pairs, g) for _, g in groups])
 
 
+def misseen_facts(item: dict, response: str) -> bool | None:
+    """The inventory is wrong and the counts the trace states are wrong (or unreadable) too:
+    what the answer reasoned with came from a misread image."""
+    saw = inventory(item, response)
+    if saw is None:
+        return None
+    return saw and trace_facts(item, response) is not False
+
+
 READINGS: dict[str, Reading] = {
+    "misseen_facts": misseen_facts,
     "inventory": inventory,
     "inventory_groups": inventory_groups,
     "trace_facts": trace_facts,
@@ -195,14 +212,16 @@ CATEGORIES = tuple(GENERIC_CATEGORIES)
 
 
 def classify(item: dict, response: str, *, scope: str = "scene") -> str:
-    """Where a wrong answer went wrong: "saw_wrong" (inventory wrong), else "misread_description"
-    (stated counts disagree with the inventory), else "reasoned_wrong" (facts right, answer
-    wrong); "undecided" when the deciding reading cannot tell.
+    """Where a wrong answer went wrong: "saw_wrong" (inventory wrong, and the counts the answer
+    reasons with wrong or unreadable: `misseen_facts`), else "misread_description" (inventory
+    right, stated counts disagree with it), else "reasoned_wrong" (the counts it reasons with are
+    right, whatever else it misread); "undecided" when the deciding reading cannot tell.
 
-    scope "scene" judges seeing by the whole inventory (`inventory`); "question" only by the
-    question's groups (`inventory_groups`), so a misread object the answer does not need does
-    not make a reasoning error a perception error. Meant for wrong answers: on a right one
-    "reasoned_wrong" just means the facts were right.
+    The facts the answer used decide first: a model may misread an object, or write a wrong
+    inventory and then list the question's counts from the image anyway, and an answer that
+    goes on from right counts did not fail by seeing. scope "scene" judges seeing by the whole
+    inventory (`inventory`); "question" only by the question's groups (`inventory_groups`).
+    Meant for wrong answers: on a right one "reasoned_wrong" just means the facts were right.
     """
     if scope not in ("scene", "question"):
         raise ValueError(f"scope must be 'scene' or 'question', got {scope!r}")
@@ -210,7 +229,7 @@ def classify(item: dict, response: str, *, scope: str = "scene") -> str:
     if saw is None:
         return "undecided"
     if saw:
-        return "saw_wrong"
+        return "saw_wrong" if trace_facts(item, response) is not False else "reasoned_wrong"
     misread = own_description(item, response)
     if misread is None:
         return "undecided"
