@@ -59,6 +59,36 @@ def test_unknown_key_in_yaml_names_the_key(tmp_path: Path):
         load_recipe(p)
 
 
+def test_a_recipe_extends_another_and_states_only_what_differs(tmp_path: Path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "study.yaml").write_text(
+        "name: study\ntoy: {object_scale: 0.5, jitter_px: 6}\n"
+        "stages:\n  - {name: perception, tasks: [toy_perception]}\n  - {name: visual, tasks: [toy_visual]}\n")
+    (tmp_path / "today.yaml").write_text("extends: base/study.yaml\nname: today\ntoy: {object_scale: 1.0}\n")
+    r = load_recipe(tmp_path / "today.yaml", ["toy.jitter_px=2"])
+    assert (r.name, r.toy.object_scale, r.toy.jitter_px) == ("today", 1.0, 2)
+    assert [st.name for st in r.stages] == ["perception", "visual"]  # the base's list, not the defaults
+    (tmp_path / "one.yaml").write_text("extends: base/study.yaml\nstages:\n  - {name: visual, tasks: [toy_visual]}\n")
+    assert [st.name for st in load_recipe(tmp_path / "one.yaml").stages] == ["visual"]  # a list replaces
+    assert "extends" not in dump_recipe(r)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"a.yaml": "extends: missing.yaml\n"}, "missing.yaml (extended by"),
+        ({"a.yaml": "extends: b.yaml\n", "b.yaml": "extends: a.yaml\n"}, "extend each other in a loop"),
+        ({"a.yaml": "extends: b.yaml\n", "b.yaml": "toy: {colour: red}\n"}, "b.yaml: unknown config key 'toy.colour'"),
+        ({"a.yaml": "extends: [b.yaml]\n"}, "'extends' must be the path"),
+    ],
+)
+def test_bad_extends_names_the_file(tmp_path: Path, files: dict[str, str], message: str):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(UserError, match=re.escape(message)):
+        load_recipe(tmp_path / "a.yaml")
+
+
 def test_dump_is_a_complete_replayable_recipe(tmp_path: Path):
     r = load_recipe(None, ["stages.2.trainer.max_steps=11", "seed=3"])
     text = dump_recipe(r)

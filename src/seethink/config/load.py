@@ -191,19 +191,10 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
 
 
 def load_recipe(path: str | Path | None = None, overrides: list[str] | None = None) -> Recipe:
-    """Defaults <- YAML file (if any) <- key=value overrides, validated."""
+    """Defaults <- YAML file (if any, on top of the recipes it `extends`) <- key=value overrides, validated."""
     tree: dict[str, Any] = to_dict(Recipe())
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"recipe file not found: {path}")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise UserError(f"{path}: not valid YAML ({exc})") from None
-        if not isinstance(loaded, dict):
-            raise UserError(f"{path}: a recipe must be a mapping of keys")
-        _validate_keys(loaded, Recipe, "")
+        loaded = _read_recipe(Path(path), ())
         if "stages" in loaded:
             tree["stages"] = []  # a recipe's stage list replaces the default list
         tree = _deep_merge(tree, loaded)
@@ -213,6 +204,32 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
     recipe = _from_dict(Recipe, tree)
     validate(recipe)
     return recipe
+
+
+def _read_recipe(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """A recipe file's keys on top of those of the recipe it names in `extends` (a path relative to
+    it), so a variant of a recipe states only what differs (lists, stages included, replace)."""
+    if not path.is_file():
+        where = f" (extended by {chain[-1]})" if chain else ""
+        raise UserError(f"recipe file not found: {path}{where}")
+    if path.resolve() in chain:
+        raise UserError(f"{path}: recipes extend each other in a loop ({' -> '.join(map(str, (*chain, path)))})")
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise UserError(f"{path}: a recipe must be a mapping of keys")
+    parent = loaded.pop("extends", None)
+    try:
+        _validate_keys(loaded, Recipe, "")
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    if parent is None:
+        return loaded
+    if not isinstance(parent, str):
+        raise UserError(f"{path}: 'extends' must be the path of another recipe, got {parent!r}")
+    return _deep_merge(_read_recipe(path.parent / parent, (*chain, path.resolve())), loaded)
 
 
 def _validate_keys(data: dict[str, Any], cls: type, where: str) -> None:
