@@ -42,8 +42,8 @@ nor the operands of the arithmetic: a listing of 2 followed by "3*1=3" has right
 reasoning error (copying the operand is a reasoning step).
 
 `classify` splits a wrong answer into saw_wrong / misread_description / reasoned_wrong /
-undecided; with scope "scene" its "saw_wrong" is `misseen_facts`. The claims table's reading is chosen by
-`seethink.eval.attribution.primary_reading`.
+undecided; with scope "scene" its "saw_wrong" is `misseen_facts`. The claims table's reading
+is chosen by `seethink.eval.attribution.primary_reading`.
 """
 
 from __future__ import annotations
