@@ -89,11 +89,8 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
+    from eval_throughput import MODES, toy_batch  # beside this script
 
-    from seethink.config import ToyWorldSpec
-    from seethink.data.images import item_images
-    from seethink.data.prompts import render_prompt
-    from seethink.data.tasks import get_task
     from seethink.eval.engine import generate
     from seethink.models import fastgen
     from seethink.models.load import load_model
@@ -102,15 +99,10 @@ def main() -> None:
 
     pin_threads(1)
     model, processor = load_model(shipped_base())
-    per = max(1, args.items // 3)
-    items = [it for cap in ("perception", "text", "visual")
-             for it in get_task(f"toy_{cap}").generate(per, "test", 777, ToyWorldSpec())]
-    convs = [[{"role": "user", "content": render_prompt(it)}] for it in items]
-    imgs = [item_images(it) for it in items]
+    items, convs, imgs = toy_batch(args.items)  # the same items as eval_throughput.py --decoding
     original = fastgen.Decoder.step
     steps = {"eager": original, "compiled": install(torch.compile(layers_step))}
-    modes = {"greedy": {"temperature": 0.0},
-             "4 samples": {"temperature": 0.6, "top_p": 0.95, "num_return_sequences": 4}}
+    modes = MODES
     times: dict[tuple[str, str], float] = {}
     outs: dict[tuple[str, str], list] = {}
     try:

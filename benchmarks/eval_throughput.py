@@ -118,12 +118,28 @@ def main() -> None:
             raise SystemExit(f"outputs differ on {len(items) - same} of {len(items)} items")
 
 
-def decoding(args: argparse.Namespace) -> None:
-    """Toy evaluation's generation through both decode loops, alternating; ratio and identity."""
+# Evaluation's two decoding settings: one greedy answer, and 4 samples at the reference protocol's
+# temperature and top-p.
+MODES = {"greedy": {"temperature": 0.0},
+         "4 samples": {"temperature": 0.6, "top_p": 0.95, "num_return_sequences": 4}}
+
+
+def toy_batch(n_items: int) -> tuple[list[dict], list, list]:
+    """Held-out toy items (a third per capability), their chat prompts and their images."""
     from seethink.config import ToyWorldSpec
     from seethink.data.images import item_images
     from seethink.data.prompts import render_prompt
     from seethink.data.tasks import get_task
+
+    per = max(1, n_items // 3)
+    items = [it for cap in ("perception", "text", "visual")
+             for it in get_task(f"toy_{cap}").generate(per, "test", 777, ToyWorldSpec())]
+    convs = [[{"role": "user", "content": render_prompt(it)}] for it in items]
+    return items, convs, [item_images(it) for it in items]
+
+
+def decoding(args: argparse.Namespace) -> None:
+    """Toy evaluation's generation through both decode loops, alternating; ratio and identity."""
     from seethink.eval.engine import generate
     from seethink.models.load import load_model
     from seethink.toyworld.warmstart import shipped_base
@@ -131,13 +147,8 @@ def decoding(args: argparse.Namespace) -> None:
 
     threads = pin_threads(args.threads or 1)
     model, processor = load_model(shipped_base())
-    per = max(1, args.items // 3)
-    items = [it for cap in ("perception", "text", "visual")
-             for it in get_task(f"toy_{cap}").generate(per, "test", 777, ToyWorldSpec())]
-    convs = [[{"role": "user", "content": render_prompt(it)}] for it in items]
-    imgs = [item_images(it) for it in items]
-    modes = {"greedy": {"temperature": 0.0}, "4 samples": {"temperature": 0.6, "top_p": 0.95,
-                                                           "num_return_sequences": 4}}
+    items, convs, imgs = toy_batch(args.items)
+    modes = MODES
     times: dict[tuple[str, bool], float] = {}
     outs: dict[tuple[str, bool], list] = {}
     for _ in range(args.reps):
