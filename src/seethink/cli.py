@@ -327,7 +327,10 @@ def judge(
 
 @app.command("toy-base")
 def toy_base(
-    out: Annotated[Path | None, typer.Option(help="where to write it (default: the package's models/toy_base)")] = None,
+    recipe_path: Annotated[str | None, typer.Option("--recipe", help="recipe whose world and warm start to build "
+                                                    "(default: the default settings)")] = None,
+    out: Annotated[Path | None, typer.Option(help="where to write it (default: the package's models/toy_base; "
+                                             "other worlds: models/toy_bases/NAME)")] = None,
     overrides: Overrides = None,
 ) -> None:
     """Build the warm toy base (or take it from the cache) and write it as the artefact that ships.
@@ -338,7 +341,9 @@ def toy_base(
     from seethink.toyworld.warmstart import export_base, shipped_base
     from seethink.utils import pin_threads
 
-    recipe = _recipe(None, overrides)
+    if recipe_path is not None and out is None:
+        raise UserError("--recipe: give --out too (models/toy_base is the default settings' base)")
+    recipe = _recipe(recipe_path, overrides)
     pin_threads(recipe.threads or None)
     typer.echo(str(export_base(recipe, _writable(out) if out else shipped_base())))
 

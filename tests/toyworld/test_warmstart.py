@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from seethink.config import load_recipe
@@ -185,6 +186,53 @@ def test_the_shipped_base_matches_the_default_settings():
     marker = shipped_base() / "warmstart.json"
     assert marker.is_file(), "run `seethink toy-base` to build the shipped base"
     assert json.loads(marker.read_text())["cache_key"] == cache_key(load_recipe(None, []))
+
+
+def test_a_base_shipped_for_another_world_is_found_by_its_key(tmp_path: Path, monkeypatch, cli):
+    """`seethink toy-base --recipe R --out models/toy_bases/NAME` ships another world's base; a
+    fresh cache takes it for that world's recipe only, never for the default settings."""
+    import json
+
+    from seethink.toyworld import warmstart
+
+    recipe_file = tmp_path / "world.yaml"
+    recipe_file.write_text("toy: {object_scale: 0.5}\n")
+    bases = tmp_path / "toy_bases"
+    code, out, err = cli(["toy-base", "--recipe", str(recipe_file), "--out", str(bases / "half"), *SMOKE_WARMSTART])
+    assert code == 0, err
+    world = load_recipe(str(recipe_file), SMOKE_WARMSTART)
+    assert json.loads((bases / "half" / "warmstart.json").read_text())["cache_key"] == cache_key(world)
+
+    monkeypatch.setattr(warmstart, "shipped_bases_dir", lambda: bases)
+    monkeypatch.setattr(warmstart, "shipped_base", lambda: tmp_path / "no-default-base")
+    monkeypatch.setenv("SEETHINK_CACHE", str(tmp_path / "fresh-cache"))
+    monkeypatch.setattr(warmstart, "build_warm_base", lambda *a, **k: pytest.fail("built instead of copied"))
+    lines: list[str] = []
+    got = warmstart.ensure_toy_base(world, log=lines.append)
+    assert any("shipped base half" in x for x in lines)
+    assert (got / "model.safetensors").read_bytes() == (bases / "half" / "model.safetensors").read_bytes()
+    assert not warmstart._from_shipped(load_recipe(None, SMOKE_WARMSTART), tmp_path / "x", log=lambda *a: None)
+
+
+def test_toy_base_with_a_recipe_needs_out(cli):
+    code, out, err = cli(["toy-base", "--recipe", "recipes/toy/study.yaml"])
+    assert code != 0 and "--out" in err
+
+
+def test_the_shipped_study_base_matches_the_study_recipe():
+    """The study's world ships its base, so every machine that runs part of the study trains from
+    the same weights (a rebuild on another CPU differs). Changing the study's world, its warm
+    start or a generator fails here until `seethink toy-base --recipe recipes/toy/study.yaml
+    --out src/seethink/models/toy_bases/small-shifted` is run again."""
+    import json
+
+    from seethink.toyworld.warmstart import shipped_bases_dir
+
+    root = Path(__file__).resolve().parents[2]
+    marker = shipped_bases_dir() / "small-shifted" / "warmstart.json"
+    assert marker.is_file()
+    study = load_recipe(str(root / "recipes" / "toy" / "study.yaml"), [])
+    assert json.loads(marker.read_text())["cache_key"] == cache_key(study)
 
 
 def test_cell_labels_for_worlds_with_more_cells_than_tokens_and_more_kinds():

@@ -96,21 +96,38 @@ def cached_base(recipe: Recipe) -> Path:
 
 
 def shipped_base() -> Path:
-    """The warm toy base that ships with the package (built by `seethink toy-base`)."""
+    """The warm toy base of the default settings that ships with the package (`seethink toy-base`)."""
     return Path(__file__).resolve().parents[1] / "models" / "toy_base"
 
 
+def shipped_bases_dir() -> Path:
+    """Further shipped bases, one folder each (`seethink toy-base RECIPE --out` here): the bases
+    of the committed studies' worlds. A base built on another CPU differs in its last digits and
+    then trains differently, so a study run over several machines needs its base to travel."""
+    return Path(__file__).resolve().parents[1] / "models" / "toy_bases"
+
+
+def _shipped_for(key: str) -> Path | None:
+    """The shipped base recorded with cache key `key`, if any."""
+    extra = sorted(shipped_bases_dir().glob("*/warmstart.json")) if shipped_bases_dir().is_dir() else []
+    for marker in [shipped_base() / "warmstart.json", *extra]:
+        if marker.is_file() and json.loads(marker.read_text()).get("cache_key") == key:
+            return marker.parent
+    return None
+
+
 def _from_shipped(recipe: Recipe, out: Path, log: Any = print) -> bool:
-    """Copy the shipped base into the cache when it was built with exactly these settings and
+    """Copy a shipped base into the cache when it was built with exactly these settings and
     data (its recorded cache key is this recipe's): a fresh machine then skips the 13-minute
-    build. Any other setting, or a change to the generators, builds as before."""
-    src = shipped_base()
-    marker = src / "warmstart.json"
-    if not marker.is_file() or json.loads(marker.read_text()).get("cache_key") != cache_key(recipe):
+    build and trains from the same weights as every other machine. Any other setting, or a
+    change to the generators, builds as before."""
+    key = cache_key(recipe)
+    src = _shipped_for(key)
+    if src is None:
         return False
     with atomic_dir(out) as tmp:
         shutil.copytree(src, tmp, dirs_exist_ok=True)
-    log(f"[warm start] using the shipped base (cache key {cache_key(recipe)}) -> {out}")
+    log(f"[warm start] using the shipped base {src.name} (cache key {key}) -> {out}")
     return True
 
 
