@@ -214,3 +214,21 @@ def test_lean_loop_is_the_default_on_a_cpu_only():
     assert fastgen.wanted(None, elsewhere) is False
     assert fastgen.wanted(True, elsewhere) is True
     assert fastgen.wanted(False, cpu) is False
+
+
+def test_mixed_precision_keeps_generate(base):
+    """Under autocast (ambient, or accelerate's wrapped forward for bf16 training) the prompt
+    pass would leave a cache of mixed float and bf16 tensors that the loop's own attention
+    cannot read: such calls go to HF's `generate`, with its tokens."""
+    model, processor = base
+    enc = _batch(processor, n_visual=2, n_text=1)
+    assert not fastgen.autocast_forward(model)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert fastgen.autocast_forward(model)
+        ref, fast = _both(model, enc, max_new_tokens=8, do_sample=False)
+    assert torch.equal(ref, fast)
+    model.__dict__["_original_forward"] = model.forward  # how accelerate marks a wrapped forward
+    try:
+        assert fastgen.autocast_forward(model)
+    finally:
+        del model.__dict__["_original_forward"]

@@ -152,3 +152,12 @@ def test_on_by_default_on_a_cpu_only(base):
     model, _ = base
     assert shared_prompt.wanted(None, model) is True
     assert shared_prompt.wanted(False, model) is False
+
+
+def test_text_only_batch_after_a_generate_over_every_row(base):
+    """HF's `generate` over all B rows leaves rope deltas for B rows on the model, which a
+    text-only prompt pass (no image: the backbone does not recompute them) must not read."""
+    model, processor = base
+    ids, mask, c, images = _grouped(processor, model, n_visual=0, n_text=3)
+    assert "pixel_values" not in images and model.model.rope_deltas.shape[0] == ids.shape[0]
+    _compare(model, ids, mask, c, images)

@@ -146,18 +146,21 @@ def test_accumulation_rollout_batch_and_loss_knobs_run_through_trl(tiny_model_di
     assert len(counter.read_text().splitlines()) == 2 * 4 * 2  # generations x prompts x group
 
 
-def _both_ways(tmp_path: Path, switch: str) -> dict[bool, list[dict]]:
-    """The same visual stage from the warm toy base, same seed, with `switch` off and on: the
-    metrics each logged, step by step."""
+def _both_ways(tmp_path: Path, switch: str, task: str = "toy_visual") -> dict[bool, list[dict]]:
+    """The same stage from the warm toy base, same seed, with `switch` off and on: the metrics
+    each logged, step by step."""
     from seethink.toyworld.warmstart import shipped_base
 
-    items = get_task("toy_visual").generate(12, "train", 3, ToyWorldSpec())
+    items = get_task(task).generate(12, "train", 3, ToyWorldSpec())
     logs = {}
     for on in (False, True):
+        # float32 on every machine: the paths agree to float rounding, and bf16 autocast (the
+        # default where the CPU computes bf16) would compare them at bf16's rounding instead
         trainer = TrainerSpec(max_steps=3, batch_size=2, group_size=3, learning_rate=2e-5, beta=0.1,
-                              max_completion_length=48, temperature=1.0, save_steps=0, **{switch: on})
+                              max_completion_length=48, temperature=1.0, save_steps=0, bf16=False,
+                              **{switch: on})
         metrics = tmp_path / f"metrics-{on}.jsonl"
-        run_stage(shipped_base(), items, trainer, RewardSpec(), tmp_path / f"s-{on}", stage="visual",
+        run_stage(shipped_base(), items, trainer, RewardSpec(), tmp_path / f"s-{on}", stage=task.removeprefix("toy_"),
                   variant="v", metrics_path=metrics, report_to=[], seed=5)
         logs[on] = [json.loads(line) for line in metrics.read_text().splitlines()]
     keys = ("reward", "accuracy", "format", "completion_length")  # the same rollouts both ways
@@ -172,15 +175,17 @@ def test_lean_decoding_trains_the_same_as_transformers_generate(tmp_path: Path):
     assert [r["loss"] for r in logs[True]] == pytest.approx([r["loss"] for r in logs[False]], rel=1e-4, abs=1e-7)
 
 
-def test_shared_prompt_passes_train_the_same_as_trls_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize("task", ["toy_visual", "toy_text"])
+def test_shared_prompt_passes_train_the_same_as_trls_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str):
     """Log-probabilities from TRL's full pass or from shared prompt passes: the same rollouts, and
-    the same losses, gradient norms, KL and entropies up to float rounding."""
+    the same losses, gradient norms, KL and entropies up to float rounding; on image prompts and
+    on text-only ones (left-padded to the batch's longest, with no image to set positions)."""
     from seethink.models import shared_prompt
 
     calls = []
     original = shared_prompt.completion_logps
     monkeypatch.setattr(shared_prompt, "completion_logps", lambda *a, **k: calls.append(1) or original(*a, **k))
-    logs = _both_ways(tmp_path, "shared_prompt")
+    logs = _both_ways(tmp_path, "shared_prompt", task)
     assert logs[True][-1]["kl"] > 0  # the reference pass ran and the policy moved
     assert len(calls) == 2 * 3  # the shared run's policy and reference passes, every step; none in the other
     for k in ("loss", "grad_norm", "kl", "entropy"):

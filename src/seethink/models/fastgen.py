@@ -61,6 +61,16 @@ def unsupported(model: Any) -> str | None:
     return None
 
 
+def autocast_forward(model: Any) -> bool:
+    """Whether the model's forward runs under mixed precision (accelerate wraps it in autocast for
+    `bf16`/`fp16` training, or the caller holds an autocast context). The lean loop calls the
+    layers, not that forward, so it would decode in another precision than the prompt pass
+    (whose cache then mixes float and bf16); such models keep `generate`."""
+    wrapped = any("_original_forward" in getattr(m, "__dict__", {}) for m in (model, base_model(model)))
+    device = next(base_model(model).parameters()).device.type
+    return wrapped or torch.is_autocast_enabled(device)
+
+
 def _unsupported_call(gc: Any, kwargs: dict) -> str | None:
     if (gc.num_beams or 1) > 1 or getattr(gc, "assistant_model", None) is not None \
             or kwargs.get("streamer") is not None or kwargs.get("assistant_model") is not None:
@@ -160,7 +170,7 @@ def generate(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor |
     """Drop-in for `model.generate(input_ids=..., attention_mask=..., ...)` returning the sequences."""
     hf = hf_generate or getattr(model, _ORIGINAL, None) or type(model).generate.__get__(model)
     call = dict(kwargs, input_ids=input_ids, attention_mask=attention_mask, generation_config=generation_config)
-    if unsupported(model) is not None:
+    if unsupported(model) is not None or autocast_forward(model):
         return hf(**call)
     base = base_model(model)  # HF's generation helpers live on the transformers model, not on a PEFT wrapper
     gc, model_kwargs = _config(base, generation_config, kwargs)

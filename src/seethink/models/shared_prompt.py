@@ -67,6 +67,18 @@ def _prompt_pass(base: Any, ids: torch.Tensor, mask: torch.Tensor, images: dict[
     """HF's backbone over the distinct prompts: (sel (U,), inv (B,), last hidden (U, D), cache
     tensors [(U, Hkv, P, hd) x 2 per layer], text position of each prompt's first new token (U,))."""
     sel, inv, kwargs = shared_prompts(base.config, ids, mask, images)
+    # Deltas kept from the last generation describe that call's rows (all B of them when HF's
+    # `generate` ran, U under the lean loop), not these prompts: cleared, the backbone computes
+    # them afresh for image prompts and leaves None (plain positions) for text-only ones.
+    base.model.rope_deltas = None
+    if kwargs.get("image_grid_thw") is None:
+        # Text-only prompts: positions count real tokens only, as in generation, so that the
+        # completion (from `start` below) continues them. Left alone, the backbone numbers a
+        # left-padded row's tokens from its first pad, and the completion would then overlap
+        # the prompt's positions by the pad count.
+        m = mask[sel].long()
+        text_pos = (m.cumsum(-1) - 1).masked_fill(m == 0, 1)  # (U, P)
+        kwargs = dict(kwargs, position_ids=text_pos[None].expand(3, -1, -1))
     out = base.model(input_ids=ids[sel], attention_mask=mask[sel], use_cache=True, return_dict=True, **kwargs)
     deltas = base.model.rope_deltas
     if deltas is None:
