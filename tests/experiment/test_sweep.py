@@ -44,7 +44,7 @@ def test_signal_and_readings_tables_from_hand_made_rows():
 
     rows = [
         {"setting": "easy", "base": {"perception": ci(62.0, 58.0, 66.0), "visual": ci(47.0, 43.0, 51.0)},
-         "majority": {"perception": 25.0, "visual": 30.0},
+         "majority": {"perception": 25.0, "visual": 30.0}, "spread": {"perception": 0.56, "visual": 0.625},
          "readings": {"inventory": {"wrong": {"share": 1.4, "ci_low": 0.5, "ci_high": 4.1, "n": 211},
                                     "right": {"share": 0.0, "n": 189}}}},
         # 10 points above on perception but the interval reaches the baseline: no signal.
@@ -55,10 +55,30 @@ def test_signal_and_readings_tables_from_hand_made_rows():
          "majority": {"perception": 25.0, "visual": 30.0}, "readings": {}},
     ]
     (_, _), (_, head, body), (_, note) = signal_blocks(rows, ["perception", "visual"])
-    assert [b[-1] for b in body] == ["yes", "no", "no"]
+    assert [b[3] for b in body] == ["yes", "no", "no"]
     assert body[0][1] == "62.0 [58.0, 66.0] / 25.0" and "10 points" in note
+    # Reward spread per stage where the staged arm logged it; "-" for settings without it.
+    assert head[-2:] == ["groups with reward spread, staged perception stage",
+                         "groups with reward spread, staged visual stage"]
+    assert body[0][-2:] == ["0.56", "0.62"] and body[1][-2:] == ["-", "-"] and "reward spread" in note
     (_, _), (_, head, body), _ = readings_blocks(rows)
     assert body == [["easy", "inventory", "1.4 [0.5, 4.1] (211)", "0.0 (189)"]]
+
+
+def test_reward_spread_averages_one_minus_the_zero_spread_share_per_stage_of_the_staged_arm():
+    from seethink.experiment.results import Study
+    from seethink.experiment.sweep import _reward_spread
+
+    study = Study(dirs=[], config={}, arms=["staged", "merged"], seeds=[0, 1])
+    study.curves = {
+        ("staged", 0): [{"stage": "perception", "frac_zero_std_groups": 0.5},
+                        {"stage": "perception", "frac_zero_std_groups": 0.25},
+                        {"stage": "visual", "frac_zero_std_groups": 0.0}],
+        ("staged", 1): [{"stage": "perception", "frac_zero_std_groups": 0.25}, {"stage": "visual"}],
+        ("merged", 0): [{"stage": "merged", "frac_zero_std_groups": 1.0}],
+    }
+    assert _reward_spread(study) == {"perception": (0.5 + 0.75 + 0.75) / 3, "visual": 1.0}
+    assert _reward_spread(study, "merged") == {"merged": 0.0}
 
 
 def test_the_dial_share_names_its_reading_and_its_rate_on_right_answers():

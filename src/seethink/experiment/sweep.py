@@ -87,11 +87,26 @@ def _majority(study: Study, capability: str) -> float | None:
     return 100.0 * max(answers.count(a) for a in set(answers)) / len(answers)
 
 
+def _reward_spread(study: Study, arm: str = "staged") -> dict[str, float]:
+    """Per stage of `arm`, the mean share of GRPO groups whose rewards differ (1 - TRL's
+    frac_reward_zero_std), over steps and seeds: the only groups GRPO's advantages learn from.
+    The signal margin asks whether the base beats guessing; this says whether RL had rewards to
+    compare, which a base can have even below the margin."""
+    by_stage: dict[str, list[float]] = {}
+    for (a, _seed), rows in sorted(study.curves.items(), key=lambda kv: str(kv[0])):
+        if a != arm:
+            continue
+        for r in rows:
+            if r.get("frac_zero_std_groups") is not None and r.get("stage"):
+                by_stage.setdefault(r["stage"], []).append(1.0 - float(r["frac_zero_std_groups"]))
+    return {st: float(np.mean(v)) for st, v in by_stage.items()}
+
+
 def dial_row(name: str, study: Study) -> dict[str, Any]:
     metric = primary_metric(study)
     row: dict[str, Any] = {"setting": name, "metric": metric, "share": _perception_share(study),
                            "stage_effect": _stage_effect(study), "base": {}, "staged_vs_merged": {},
-                           "readings": _base_readings(study),
+                           "readings": _base_readings(study), "spread": _reward_spread(study),
                            "majority": {c: _majority(study, c) for c in study.capabilities}}
     for cap in [*study.capabilities, OVERALL]:
         tables, _ = study.table(["base"], cap, METRICS[metric])
@@ -150,7 +165,9 @@ SIGNAL_MARGIN = 10.0  # points above the majority answer a base needs for RL to 
 
 def signal_blocks(rows: list[dict], caps: list[str]) -> list[tuple]:
     """Does each setting's base earn reward? Its accuracy against the majority-answer baseline."""
-    head = ["setting", *(f"base {c} [95% CI] / majority" for c in caps), "RL has signal"]
+    stages = list(dict.fromkeys(st for r in rows for st in r.get("spread", {})))
+    head = ["setting", *(f"base {c} [95% CI] / majority" for c in caps), "RL has signal",
+            *(f"groups with reward spread, staged {st} stage" for st in stages)]
     body = []
     for r in rows:
         cells, ok = [], True
@@ -162,9 +179,14 @@ def signal_blocks(rows: list[dict], caps: list[str]) -> list[tuple]:
                 continue
             cells.append(f"{b['mean']:.1f} [{b['ci_low']:.1f}, {b['ci_high']:.1f}] / {m:.1f}")
             ok = ok and b["mean"] >= m + SIGNAL_MARGIN and b["ci_low"] > m
-        body.append([r["setting"], *cells, "yes" if ok else "no"])
+        spread = r.get("spread", {})
+        body.append([r["setting"], *cells, "yes" if ok else "no",
+                     *(f"{spread[st]:.2f}" if st in spread else "-" for st in stages)])
     note = (f"RL has signal where, on every capability, the base's accuracy is at least {SIGNAL_MARGIN:.0f} points "
             "above always giving the most common answer and its 95% interval excludes that baseline.")
+    if stages:
+        note += (" Groups with reward spread: the mean share of the staged arm's GRPO groups (over steps and "
+                 "seeds) whose rewards differ, the only groups GRPO learns from.")
     return [("h", "The bases: is there reward to learn from?"), ("table", head, body), ("p", note)]
 
 
