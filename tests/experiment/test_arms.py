@@ -115,3 +115,17 @@ def test_a_directory_holds_one_experiment_whatever_the_speed_switches(tmp_path: 
     _check_same_experiment(tmp_path, same)
     with pytest.raises(UserError, match="other settings .*trainer"):
         _check_same_experiment(tmp_path, load_recipe(SMOKE_STUDY, ["trainer.learning_rate=1e-3"]))
+
+
+def test_results_from_another_experiment_are_refused_before_anything_runs(tmp_path: Path):
+    """--results pools units into one report like --out: a folder of units from another base
+    (here another warm-start seed) is refused by name, before any base is built."""
+    from seethink.experiment.run import _save_experiment, run_experiment
+
+    results = tmp_path / "results"
+    _save_experiment(results, load_recipe(SMOKE_STUDY), resolve_arms(load_recipe(SMOKE_STUDY)), [0])
+    other = load_recipe(SMOKE_STUDY, ["warmstart.seed=99"])
+    with pytest.raises(UserError, match=r"results holds an experiment with other settings \(warmstart differ\); "
+                                        r"use another --results"):
+        run_experiment(other, tmp_path / "exp", results=results, log=lambda *_: None)
+    assert not (tmp_path / "exp" / "units").exists()

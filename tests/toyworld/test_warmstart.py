@@ -235,6 +235,18 @@ def test_the_shipped_study_base_matches_the_study_recipe():
     assert json.loads(marker.read_text())["cache_key"] == cache_key(study)
 
 
+def test_the_default_world_study_trains_from_the_shipped_default_base():
+    """study_today.yaml extends study.yaml: a warm-start setting of the study's world (its seed)
+    must not leak into the default world's study, whose units trained from the shipped base."""
+    import json
+
+    from seethink.toyworld.warmstart import shipped_base
+
+    root = Path(__file__).resolve().parents[2]
+    today = load_recipe(str(root / "recipes" / "toy" / "study_today.yaml"), [])
+    assert json.loads((shipped_base() / "warmstart.json").read_text())["cache_key"] == cache_key(today)
+
+
 def test_cell_labels_for_worlds_with_more_cells_than_tokens_and_more_kinds():
     """Default world: one class per token, 1 + shape x 4 + colour; 14 px cells: four cells per
     token, each named; extra shapes and sizes widen the classes."""

@@ -47,9 +47,10 @@ class Job:
     steps: int = 0  # optimizer steps it trains (for progress and the ETA)
 
 
-def _check_same_experiment(exp: Path, recipe: Recipe) -> None:
+def _check_same_experiment(exp: Path, recipe: Recipe, flag: str = "--out") -> None:
     """A directory holds one experiment: settings other than the arm and seed lists must match,
-    so that units run in parts (other days, other machines) pool into one report."""
+    so that units run in parts (other days, other machines) pool into one report. The --results
+    folder is held to the same rule: units from another base or world must not pool there."""
     saved = exp / "experiment.yaml"
     if not saved.is_file():
         return
@@ -66,7 +67,7 @@ def _check_same_experiment(exp: Path, recipe: Recipe) -> None:
     if old != new:
         keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         raise UserError(f"{exp} holds an experiment with other settings ({', '.join(keys)} differ); "
-                        "use another --out, or the same recipe and overrides")
+                        f"use another {flag}, or the same recipe and overrides")
 
 
 # Switches between paths that compute the same thing (the same tokens for the same seed, the same
@@ -228,6 +229,8 @@ def run_experiment(recipe: Recipe, exp_dir: str | Path, *, arms: list[str] | Non
     seed_list = seeds if seeds is not None else list(recipe.experiment.seeds)
     with run_lock(exp, log=log):
         _check_same_experiment(exp, recipe)
+        if results is not None:
+            _check_same_experiment(Path(results), recipe, "--results")
         _save_experiment(exp, recipe, chosen, seed_list)
         from seethink.training.pipeline import resolve_base
         from seethink.utils import pin_threads
